@@ -1,0 +1,1 @@
+"""Slukh NLP: lemmas, encoder, sentiment head, root-cause rules and the Labeller."""

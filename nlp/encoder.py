@@ -1,0 +1,136 @@
+"""Sentence embeddings from any transformers encoder (default: converted multilingual-e5-small).
+
+Why a thin wrapper: the rest of Slukh needs one thing — ``encode(texts) -> float32
+[n, dim]``, L2-normalised, deterministic for a given model — plus a ``fingerprint`` to
+record in ``labels.model_version`` so a changed encoder is never mixed silently with
+labels made by an older one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+DEFAULT = "default"
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+_VOLATILE_CONFIG_KEYS = {"transformers_version", "_name_or_path", "dtype", "torch_dtype"}
+
+
+class EncoderLoadError(RuntimeError):
+    """The encoder named by the caller cannot be loaded (missing folder, offline hub)."""
+
+
+def chop(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of ``items`` of at most ``size`` (slovnet's ``chop``)."""
+    if size < 1:
+        raise ValueError(f"batch size must be >= 1, got {size}")
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def machine_threads() -> int:
+    """CPU cores this process may use (cgroup/affinity aware, unlike ``os.cpu_count``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_model(model: str | Path) -> str:
+    """``"default"`` -> converted cache folder; an existing path -> itself; else a hub id."""
+    if str(model) == DEFAULT:
+        from nlp.encoder_build import ensure_default_encoder
+
+        return str(ensure_default_encoder())
+    p = Path(model).expanduser()
+    if p.exists():
+        if not (p / "config.json").is_file():
+            raise EncoderLoadError(f"{p} exists but has no config.json; not a model folder")
+        return str(p)
+    return str(model)
+
+
+class Encoder:
+    """Mean-pooled, L2-normalised embeddings; batches sorted by length for speed."""
+
+    def __init__(self, model: str | Path, device: str | None = None, batch_size: int = 64,
+                 max_length: int = 512, prefix: str = "query: ") -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.name = str(model)
+        self.path = resolve_model(model)
+        self.batch_size, self.max_length, self.prefix = batch_size, max_length, prefix
+        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=offline)
+            self.model = AutoModel.from_pretrained(self.path, local_files_only=offline)
+        except OSError as e:
+            raise EncoderLoadError(
+                f"cannot load encoder {self.name!r} from {self.path}: {e}. Give a local "
+                "folder, or a hub id already in the HF cache when HF_HUB_OFFLINE=1") from e
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cpu":
+            torch.set_num_threads(machine_threads())
+        self.device = torch.device(device)
+        self.model.to(self.device).eval()
+        self.dim = int(self.model.config.hidden_size)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` -> float32 ``[len(texts), dim]`` with unit rows.
+
+        Texts are grouped by length so that padding (wasted compute) stays small, and
+        the output is returned in the caller's order.
+        """
+        import torch
+
+        if isinstance(texts, str):
+            raise TypeError("encode() takes a list of texts; wrap a single text in a list")
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        with torch.inference_mode():
+            for idx in chop(order, self.batch_size):
+                batch = [self.prefix + (texts[i] or "") for i in idx]
+                enc = self.tokenizer(batch, padding=True, truncation=True,
+                                     max_length=self.max_length, return_tensors="pt")
+                enc = {k: v.to(self.device) for k, v in enc.items()
+                       if k in ("input_ids", "attention_mask", "token_type_ids")}
+                hidden = self.model(**enc).last_hidden_state
+                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+                pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
+                out[list(idx)] = pooled.cpu().numpy()
+        return out
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """12-hex hash of the model config (minus volatile keys) and its weights.
+
+        Uses the weights file when the model is a local folder, else the in-memory
+        parameters, so the same weights give the same fingerprint on every machine.
+        """
+        import torch
+
+        h = hashlib.sha256()
+        cfg = {k: v for k, v in self.model.config.to_dict().items()
+               if k not in _VOLATILE_CONFIG_KEYS}
+        h.update(json.dumps(cfg, sort_keys=True, default=str).encode())
+        files = [Path(self.path) / f for f in _WEIGHT_FILES if (Path(self.path) / f).is_file()]
+        if files:
+            with open(files[0], "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 24), b""):
+                    h.update(block)
+        else:
+            for name, t in sorted(self.model.state_dict().items()):
+                h.update(name.encode())
+                h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        return h.hexdigest()[:12]

@@ -1,0 +1,191 @@
+"""`slukh`: run the pipeline without Airflow — demo, crawl, load, classify, trends, query."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from slukh.config import ConfigError, Settings
+
+app = typer.Typer(
+    help="Slukh — review and social-listening pipeline for Russian-language brand monitoring.\n\n"
+         "Start with `slukh demo`: it serves a local demo review site, crawls it, labels every "
+         "review, finds the planted complaint spike and writes a digest, with no network.",
+    no_args_is_help=True, rich_markup_mode="rich", add_completion=False)
+console = Console(stderr=True)
+out = Console()
+state: dict = {}
+
+Home = Annotated[Optional[Path], typer.Option("--home", envvar="SLUKH_HOME",
+                 help="Data folder: warehouse file, staging batches, crawl runs, outbox. Default ./var")]
+Brands = Annotated[Optional[Path], typer.Option("--brands", envvar="SLUKH_BRANDS",
+                   help="brands.yaml with the brands and the targets to crawl.")]
+Day = Annotated[Optional[str], typer.Option("--date", help="Moscow day YYYY-MM-DD; default: the latest day with mentions.")]
+Site = Annotated[Optional[str], typer.Option("--site", help="Send every crawl to this base URL instead of the real site (a mock or the demo site).")]
+
+
+@app.callback()
+def main_options(home: Home = None, brands: Brands = None,
+                 verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(console=console, show_path=False)])
+    for noisy in ("httpx", "urllib3", "filelock", "matplotlib", "transformers", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    state["settings"] = Settings.from_env(home=home, brands=brands)
+
+
+def _settings() -> Settings:
+    return state["settings"]
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date like 2026-11-20", param_hint="--date") from None
+
+
+def _fail(message: str, code: int = 1) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def crawl(source: Annotated[Optional[str], typer.Option(help="Only this source, e.g. banki_ru.")] = None,
+          target: Annotated[Optional[str], typer.Option(help="Only this target code, e.g. sberbank.")] = None,
+          site: Site = None,
+          fast: Annotated[bool, typer.Option(help="No politeness delay (local mock sites only).")] = False) -> None:
+    """Crawl targets from brands.yaml, one subprocess each, into staging batch files."""
+    from slukh import pipeline
+    extra = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_START_DELAY": 0.01} if fast else None
+    with console.status("crawling…"):
+        recs = pipeline.crawl(_settings(), source=source, target=target, site=site,
+                              crawl_settings=extra, on_done=_print_run)
+    if any(r["status"] != "ok" for r in recs):
+        raise typer.Exit(2)
+
+
+def _print_run(r: dict) -> None:
+    colour = {"ok": "green", "blocked": "yellow"}.get(r["status"], "red")
+    console.print(f"[{colour}]{r['status']:>7}[/] {r['target_id']}: {r['items']} items, "
+                  f"{r['errors']} errors{' — ' + r['message'] if r.get('message') else ''}")
+
+
+@app.command()
+def load() -> None:
+    """Merge staged batch files into the warehouse (idempotent, one transaction per batch)."""
+    from slukh import pipeline
+    rep = pipeline.load(_settings())
+    console.print(f"loaded {rep.batches_loaded} batches ({rep.batches_skipped} seen before): "
+                  f"{rep.inserted} new mentions, {rep.updated} updated, {rep.rejected_rows} rejected rows")
+    for p in rep.problems:
+        console.print(f"[yellow]warning:[/] {p}")
+
+
+@app.command()
+def classify() -> None:
+    """Label mentions that have no label for the current model version."""
+    from slukh import pipeline
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("labelling", total=None)
+        rep = pipeline.classify(_settings(), progress=lambda d, t: bar.update(task, completed=d, total=t))
+    console.print(f"labelled {rep.labelled} mentions with {rep.model_version}")
+
+
+@app.command()
+def trends() -> None:
+    """Recompute daily aggregates per brand × root cause."""
+    from slukh import pipeline
+    mv, n = pipeline.refresh_trends(_settings())
+    console.print(f"{n} daily aggregate rows for {mv}")
+
+
+@app.command()
+def alerts(day: Day = None) -> None:
+    """Detect complaint spikes for a day and record them as alerts."""
+    from slukh import pipeline
+    d, found = pipeline.detect_alerts(_settings(), _day(day))
+    _print_spikes(d, found)
+
+
+def _print_spikes(d: date, found: list) -> None:
+    if not found:
+        console.print(f"no spikes on {d}")
+    for s in found:
+        console.print(f"[bold red]spike[/] {d} {s.brand} / {s.root_cause}: {s.observed} complaints vs "
+                      f"{s.expected:.1f} usual (×{s.ratio:.1f}, p={s.p_value:.1e}, severity {s.severity}/10)")
+
+
+@app.command()
+def digest(day: Day = None) -> None:
+    """Write the daily digest (HTML, text, chart) into the outbox folder."""
+    from slukh import pipeline
+    files = pipeline.digest(_settings(), _day(day))
+    console.print(f"digest: {files.html}\n        {files.text}")
+
+
+@app.command()
+def query(sql: Annotated[str, typer.Argument(help="SQL to run read-only, e.g. \"select count(*) from mentions\".")],
+          fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table") -> None:
+    """Run read-only SQL against the warehouse (tables and the documented v_* views)."""
+    from slukh.query import run_query
+    run_query(_settings(), sql, fmt, out)
+
+
+@app.command()
+def run(site: Site = None, day: Day = None,
+        fast: Annotated[bool, typer.Option(help="No politeness delay (local mock sites only).")] = False) -> None:
+    """crawl → load → classify → trends → alerts → digest, once."""
+    from slukh.runner import run_all
+    run_all(_settings(), site=site, day=_day(day), fast=fast, console=console)
+
+
+@app.command()
+def demo(port: Annotated[int, typer.Option(help="Port of the local demo site (0 = any free port).")] = 0) -> None:
+    """Serve the bundled demo review site on 127.0.0.1 and run the whole pipeline on it."""
+    from slukh.runner import run_demo
+    run_demo(_settings(), port=port, console=console)
+
+
+@app.command()
+def train(data: Annotated[Path, typer.Option(help="Folder with the labelled sentiment sets.")] = Path("../shared/data/sentiment"),
+          out_dir: Annotated[Path, typer.Option("--out", help="Where to write the trained head.")] = Path("nlp/models/sentiment-head-v1"),
+          encoder: Annotated[str, typer.Option(help="'default' (bundled e5-small) or a hub id / local path.")] = "default",
+          seed: int = 0) -> None:
+    """Train the sentiment head on frozen encoder embeddings; writes weights + model card."""
+    from nlp.train import train_sentiment
+    metrics = train_sentiment(data, out_dir, encoder=encoder, seed=seed)
+    console.print(metrics)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the warehouse schema in place."""
+    from slukh import pipeline
+    from warehouse.migrate import current_version
+    with pipeline.warehouse(_settings()) as con:
+        console.print(f"{_settings().db_path}: schema version {current_version(con)}")
+
+
+def main() -> None:
+    from slukh.errors import friendly
+    try:
+        app()
+    except Exception as err:  # noqa: BLE001 — turn known errors into one actionable line
+        msg = friendly(err)
+        if msg is None:
+            raise
+        console.print(f"[bold red]error:[/] {msg}")
+        sys.exit(1)

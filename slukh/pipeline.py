@@ -1,0 +1,153 @@
+"""The pipeline steps as plain functions: what `slukh` commands and Airflow tasks call.
+
+Each step opens the warehouse itself (so each Airflow task is one call), takes its logical
+date as an argument where it matters, and returns a small summary for logs.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+import json
+
+import duckdb
+
+from slukh.config import Settings
+from warehouse import labels as label_store
+from warehouse import spikes, trends
+from warehouse.db import connect, transaction
+from warehouse.digest import DigestFiles, write_digest
+from warehouse.load import LoadReport, load_staging
+from warehouse.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def warehouse(settings: Settings, *, read_only: bool = False,
+              wait_s: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open (and, for writers, migrate) the warehouse; always closes it."""
+    con = connect(settings.db_path, read_only=read_only, wait_s=wait_s)
+    try:
+        if not read_only:
+            migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+def targets(settings: Settings, source: str | None = None,
+            target: str | None = None) -> list[tuple[str, str, str]]:
+    """(source, code, brand id) for every target in brands.yaml, optionally filtered."""
+    out = []
+    for b in settings.brands():
+        for src, codes in b.targets.items():
+            out += [(src, c, b.id) for c in codes
+                    if (source in (None, src)) and (target in (None, c))]
+    return out
+
+
+def sync_targets(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows = [[f"{s}:{c}", s, b, c, json.dumps({"brand": b}), now] for s, c, b in targets(settings)]
+    if rows:
+        with transaction(con):
+            con.executemany(
+                """INSERT INTO targets VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (target_id)
+                   DO UPDATE SET brand = excluded.brand, params = excluded.params,
+                   updated_at = excluded.updated_at""", rows)
+
+
+def crawl(settings: Settings, *, source: str | None = None, target: str | None = None,
+          site: str | None = None, crawl_settings: dict | None = None,
+          on_done: Callable[[dict], None] | None = None) -> list[dict]:
+    """Run one crawl subprocess per target; each leaves a batch file and a run record."""
+    from spiders.run import run_crawl
+
+    todo = targets(settings, source, target)
+    if not todo:
+        raise ValueError(f"no targets match source={source!r} target={target!r} in {settings.brands_file}")
+    records = []
+    for src, code, brand in todo:
+        rec = run_crawl(src, code, brand, settings.home, base_url=site, settings=crawl_settings)
+        records.append(rec)
+        if on_done:
+            on_done(rec)
+    return records
+
+
+def load(settings: Settings) -> LoadReport:
+    with warehouse(settings) as con:
+        sync_targets(con, settings)
+        return load_staging(con, settings.staging, settings.runs)
+
+
+@dataclass
+class ClassifyReport:
+    model_version: str
+    labelled: int
+    pending_before: int
+
+
+def classify(settings: Settings, *, chunk: int = 256,
+             progress: Callable[[int, int], None] | None = None) -> ClassifyReport:
+    """Label every mention that has no label for the current model version."""
+    from nlp.labeller import Labeller
+
+    labeller = Labeller(encoder=settings.encoder)
+    with warehouse(settings) as con:
+        todo = label_store.pending(con, labeller.model_version)
+        done = 0
+        for i in range(0, len(todo), chunk):
+            part = todo[i:i + chunk]
+            labs = labeller.label([r[2] for r in part], [r[3] for r in part])
+            done += label_store.write(con, labeller.model_version, [(r[0], r[1]) for r in part], labs)
+            if progress:
+                progress(done, len(todo))
+        return ClassifyReport(labeller.model_version, done, len(todo))
+
+
+def latest_model_version(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute(
+        "SELECT model_version FROM labels ORDER BY labelled_at DESC LIMIT 1").fetchone()
+    if not row:
+        raise LookupError("no labels yet: run `slukh classify` first")
+    return row[0]
+
+
+def latest_day(con: duckdb.DuckDBPyConnection) -> date:
+    row = con.execute(
+        "SELECT max(CAST(published_at + INTERVAL 3 HOUR AS DATE)) FROM mentions").fetchone()
+    if not row or row[0] is None:
+        raise LookupError("no mentions yet: run `slukh crawl` and `slukh load` first")
+    return row[0]
+
+
+def refresh_trends(settings: Settings, model_version: str | None = None) -> tuple[str, int]:
+    with warehouse(settings) as con:
+        mv = model_version or latest_model_version(con)
+        return mv, trends.refresh_daily(con, mv)
+
+
+def detect_alerts(settings: Settings, day: date | None = None,
+                  model_version: str | None = None) -> tuple[date, list[spikes.Spike]]:
+    with warehouse(settings) as con:
+        mv = model_version or latest_model_version(con)
+        day = day or latest_day(con)
+        found = spikes.detect(con, mv, day)
+        spikes.save(con, mv, found)
+        return day, found
+
+
+def digest(settings: Settings, day: date | None = None,
+           model_version: str | None = None) -> DigestFiles:
+    from nlp.taxonomy import load_taxonomy
+
+    names = {b.id: b.name for b in settings.brands()}
+    causes = {c.id: c.name for c in load_taxonomy().causes}
+    with warehouse(settings) as con:
+        mv = model_version or latest_model_version(con)
+        day = day or latest_day(con)
+        return write_digest(con, mv, day, settings.outbox, brand_names=names, cause_names=causes)

@@ -1,0 +1,85 @@
+"""`slukh run` and `slukh demo`: every step once, with a summary a newcomer can follow."""
+from __future__ import annotations
+
+import os
+import time
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from slukh import pipeline
+from slukh.config import REPO_ROOT, Settings
+
+FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_START_DELAY": 0.01, "AUTOTHROTTLE_MAX_DELAY": 1}
+
+
+def run_all(settings: Settings, *, site: str | None = None, day: date | None = None,
+            fast: bool = False, console: Console) -> dict:
+    """crawl → load → classify → trends → alerts → digest; returns what each step did."""
+    t0 = time.monotonic()
+    summary: dict = {}
+
+    def step(name: str) -> None:
+        console.rule(f"[bold]{name}", align="left", style="dim")
+
+    step("1/6 crawl")
+    def show(r: dict) -> None:
+        colour = {"ok": "green", "blocked": "yellow"}.get(r["status"], "red")
+        console.print(f"  [{colour}]{r['status']:>7}[/] {r['target_id']}: {r['items']} items"
+                      f"{' — ' + r['message'] if r.get('message') else ''}")
+    summary["crawl"] = pipeline.crawl(settings, site=site, crawl_settings=FAST if fast else None,
+                                      on_done=show)
+    step("2/6 load")
+    rep = pipeline.load(settings)
+    summary["load"] = rep
+    console.print(f"  {rep.batches_loaded} batches: {rep.inserted} new mentions, {rep.updated} updated")
+    for p in rep.problems:
+        console.print(f"  [yellow]warning:[/] {p}")
+    step("3/6 classify")
+    with Progress("  [progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as bar:
+        task = bar.add_task("labelling", total=None)
+        cls = pipeline.classify(settings, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    summary["classify"] = cls
+    console.print(f"  {cls.labelled} mentions labelled with {cls.model_version}")
+    step("4/6 trends")
+    mv, n = pipeline.refresh_trends(settings, cls.model_version)
+    console.print(f"  {n} daily aggregate rows")
+    step("5/6 alerts")
+    d, found = pipeline.detect_alerts(settings, day, mv)
+    summary["alerts"] = found
+    if not found:
+        console.print(f"  no spikes on {d}")
+    for s in found:
+        console.print(f"  [bold red]spike[/] {d} {s.brand} / {s.root_cause}: {s.observed} complaints, "
+                      f"usually {s.expected:.1f} (×{s.ratio:.1f}, severity {s.severity}/10)")
+    step("6/6 digest")
+    files = pipeline.digest(settings, d, mv)
+    summary["digest"] = files
+    with pipeline.warehouse(settings, read_only=True) as con:
+        mentions, labelled = con.execute(
+            """SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM labels l
+                   WHERE l.mention_id = m.mention_id AND l.model_version = ?))
+               FROM mentions m""", [mv]).fetchone()
+    summary["seconds"] = round(time.monotonic() - t0, 1)
+    console.rule("[bold green]done", style="green")
+    console.print(f"warehouse : {settings.db_path}  ({mentions} mentions, {labelled} labelled)")
+    console.print(f"digest    : {files.html}\n            {files.text}")
+    console.print(f"took      : {summary['seconds']} s")
+    return summary
+
+
+def run_demo(settings: Settings, *, port: int = 0, console: Console) -> dict:
+    """Serve the demo site on 127.0.0.1 and run the pipeline against it."""
+    from slukh.demo_site import DemoSite
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if settings.brands_file == REPO_ROOT / "brands.yaml":
+        settings = Settings(settings.home, REPO_ROOT / "slukh" / "demo_brands.yaml", settings.encoder)
+    with DemoSite(port=port) as site:
+        console.print(f"demo site: {site.base_url} (3 fictional banks, 60 days of reviews)")
+        summary = run_all(settings, site=site.base_url, fast=True, console=console)
+    console.print("\nTry:  slukh query \"select brand, root_cause, observed, expected, severity from v_alerts\"")
+    return summary

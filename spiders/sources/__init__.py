@@ -1,0 +1,1 @@
+"""Spider classes, one module per source. Each only routes responses to ``spiders.parsers``."""

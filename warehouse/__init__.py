@@ -1,0 +1,1 @@
+"""DuckDB warehouse: schema and migrations, the idempotent loader, trends, spikes, digest."""
