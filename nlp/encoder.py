@@ -21,6 +21,7 @@ T = TypeVar("T")
 
 DEFAULT = "default"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+_POOLER_MODELS = {"bert", "roberta", "xlm-roberta"}  # pooler unused: do not build it
 _VOLATILE_CONFIG_KEYS = {"transformers_version", "_name_or_path", "dtype", "torch_dtype"}
 
 
@@ -64,7 +65,7 @@ class Encoder:
     def __init__(self, model: str | Path, device: str | None = None, batch_size: int = 64,
                  max_length: int = 512, prefix: str = "query: ") -> None:
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         self.name = str(model)
         self.path = resolve_model(model)
@@ -72,7 +73,10 @@ class Encoder:
         offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=offline)
-            self.model = AutoModel.from_pretrained(self.path, local_files_only=offline)
+            config = AutoConfig.from_pretrained(self.path, local_files_only=offline)
+            extra = {"add_pooling_layer": False} if config.model_type in _POOLER_MODELS else {}
+            self.model = AutoModel.from_pretrained(self.path, config=config,
+                                                   local_files_only=offline, **extra)
         except OSError as e:
             raise EncoderLoadError(
                 f"cannot load encoder {self.name!r} from {self.path}: {e}. Give a local "

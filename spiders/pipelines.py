@@ -104,6 +104,7 @@ class ParquetBatchPipeline:
         self.writer: pq.ParquetWriter | None = None
         self.items_written = 0
         self.duplicates = 0
+        self.invalid: list[str] = []
         self.batch_path: Path | None = None
         self.crawler: Crawler | None = None
 
@@ -121,7 +122,12 @@ class ParquetBatchPipeline:
         self.salt = author_salt(self.home)
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        row = self.to_row(item)
+        try:
+            row = self.to_row(item)
+        except DropItem as exc:
+            self.invalid.append(str(exc))
+            self._stat("slukh/invalid_items", len(self.invalid))
+            raise
         if row["external_id"] in self.seen:
             self.duplicates += 1
             self._stat("slukh/duplicates", self.duplicates)

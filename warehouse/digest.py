@@ -15,6 +15,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from warehouse.digest_data import BrandDay, brand_days
 
 
+ALL_CAUSES = {"_all": "все жалобы"}
+
+
 @dataclass
 class DigestFiles:
     html: Path
@@ -24,7 +27,7 @@ class DigestFiles:
 
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("warehouse", "templates"),
-                      autoescape=select_autoescape(["html", "j2"], default=False),
+                      autoescape=select_autoescape(["html", "html.j2"], default=False),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["short"] = lambda s, n=280: s if len(s) <= n else s[: n - 1].rstrip() + "…"
     env.filters["signed"] = lambda x: f"{x:+.1f}"
@@ -65,7 +68,7 @@ def write_digest(con: duckdb.DuckDBPyConnection, model_version: str, day: date, 
     stem = outbox / f"digest-{day.isoformat()}"
     chart = render_chart(days, stem.with_suffix(".png"), day)
     ctx = {"day": day, "brands": days, "chart": chart.name if chart else None,
-           "cause": lambda c: (cause_names or {}).get(c, c), "model_version": model_version}
+           "cause": lambda c: {**ALL_CAUSES, **(cause_names or {})}.get(c, c), "model_version": model_version}
     env = _env()
     html = stem.with_suffix(".html")
     html.write_text(env.get_template("digest.html.j2").render(**ctx), encoding="utf-8")
