@@ -21,6 +21,7 @@ T = TypeVar("T")
 
 DEFAULT = "default"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+_OFFSET_POSITION_MODELS = {"roberta", "xlm-roberta", "camembert"}
 _POOLER_MODELS = {"bert", "roberta", "xlm-roberta"}  # pooler unused: do not build it
 _VOLATILE_CONFIG_KEYS = {"transformers_version", "_name_or_path", "dtype", "torch_dtype"}
 
@@ -88,6 +89,17 @@ class Encoder:
         self.device = torch.device(device)
         self.model.to(self.device).eval()
         self.dim = int(self.model.config.hidden_size)
+        self.max_length = min(max_length, self._model_limit())
+
+    def _model_limit(self) -> int:
+        """Longest input the model accepts: tokenizer limit and position table, whichever
+        is smaller (RoBERTa-style models reserve ``pad_token_id + 1`` positions)."""
+        cfg = self.model.config
+        limit = int(getattr(cfg, "max_position_embeddings", 0) or 1 << 30)
+        if cfg.model_type in _OFFSET_POSITION_MODELS:
+            limit -= int(cfg.pad_token_id or 0) + 1
+        tok_limit = int(getattr(self.tokenizer, "model_max_length", 0) or 1 << 30)
+        return min(limit, tok_limit) if tok_limit < 1 << 30 else limit
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` -> float32 ``[len(texts), dim]`` with unit rows.

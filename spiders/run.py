@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 from collections import deque
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -179,8 +180,9 @@ def run_crawl(
 
     record = read_record(home, run_id)
     if record is not None and record.get("finished_at"):
-        if timed_out and record.get("status") == "ok":
-            record["status"] = "failed"
+        if timed_out:  # the child shut down cleanly on SIGTERM; say why it was stopped
+            if record.get("status") == "ok":
+                record["status"] = "failed"
             record["message"] = f"timed out after {timeout:g}s and was stopped; {record['message']}"
             write_record(home, RunRecord(**record))  # type: ignore[arg-type]
         return record
@@ -214,7 +216,7 @@ def _write_failed(
         str(batch) if batch.exists() else None,
     )
     write_record(home, record)
-    return read_record(home, run_id) or {}
+    return asdict(record)
 
 
 def build_parser() -> argparse.ArgumentParser:

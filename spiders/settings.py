@@ -16,7 +16,7 @@ COOKIES_ENABLED = True  # banki.ru's first answer is a 302 that sets a __hash_ c
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
 DOWNLOAD_DELAY = 1.0
-RANDOMIZE_DOWNLOAD_DELAY = True
+DOWNLOAD_DELAY_JITTER = 0.5  # ±50% around DOWNLOAD_DELAY, less robotic
 DOWNLOAD_TIMEOUT = 60
 
 AUTOTHROTTLE_ENABLED = True
@@ -55,5 +55,6 @@ HTTPCACHE_STORAGE = "scrapy.extensions.httpcache.FilesystemCacheStorage"
 
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False  # nothing should listen on a port during a crawl
+REMOTE_CONTROL_ENABLED = False  # Scrapy 2.19 opens a control HTTP port by default
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

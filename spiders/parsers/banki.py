@@ -33,6 +33,7 @@ class ParseError(ValueError):
 
     def __init__(self, message: str, url: str) -> None:
         super().__init__(f"{message} (url: {url})")
+        self.reason = message
         self.url = url
 
 

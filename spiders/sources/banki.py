@@ -36,7 +36,6 @@ class BankiRuSpider(scrapy.Spider):
     """
 
     name = SOURCE
-    custom_settings: dict[str, Any] = {}
 
     def __init__(
         self,
@@ -113,8 +112,8 @@ class BankiRuSpider(scrapy.Spider):
                 base_url=self.base_url,
                 errors=bad,
             )
-        except ParseError as exc:
-            self.error(str(exc), response.url)
+        except ParseError as exc:  # the whole page: report it with its real URL (page no.)
+            self.error(exc.reason, response.url)
             return
         for exc in bad:
             self.error(str(exc), exc.url)

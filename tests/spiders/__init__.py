@@ -1,0 +1,1 @@
+"""Tests for spiders/ and the demo site (mirrors the package layout)."""
