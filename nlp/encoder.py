@@ -69,6 +69,9 @@ class Encoder:
                  max_length: int = 512, prefix: str = "query: ") -> None:
         import torch
         from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a per-load bar is noise in pipeline logs
 
         self.name = str(model)
         self.path = resolve_model(model)

@@ -25,11 +25,17 @@ class DigestFiles:
     chart: Path | None
 
 
+def _short(text: str, n: int = 280) -> str:
+    """One line, at most ``n`` characters: reviews keep their own line breaks otherwise."""
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("warehouse", "templates"),
                       autoescape=select_autoescape(["html", "html.j2"], default=False),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["short"] = lambda s, n=280: s if len(s) <= n else s[: n - 1].rstrip() + "…"
+    env.filters["short"] = _short
     env.filters["signed"] = lambda x: f"{x:+.1f}"
     return env
 

@@ -90,7 +90,8 @@ def brand_days(con: duckdb.DuckDBPyConnection, model_version: str, day: date,
         rows = {r[0]: r for r in agg}
         total = rows.get("_all") or ("_all", 0, 0, 0, 0, 0.0, 0.0, None)
         causes = sorted(
-            (CauseMove(c, int(r[2] or 0), float(r[6] or 0.0)) for c, r in rows.items() if c != "_all"),
+            (CauseMove(c, int(r[2] or 0), float(r[6] or 0.0)) for c, r in rows.items()
+             if c != "_all" and r[2]),
             key=lambda m: (-(m.complaints - m.usual), m.root_cause))
         notable_ids = [r[0] for r in con.execute(
             """SELECT m.mention_id FROM mentions m
@@ -116,4 +117,6 @@ def brand_days(con: duckdb.DuckDBPyConnection, model_version: str, day: date,
             positives=int(total[4] or 0), usual_mentions=float(total[5] or 0),
             usual_complaints=float(total[6] or 0), avg_rating=total[7], causes=causes[:5],
             notable=_posts(con, notable_ids), alerts=alerts, series=series))
-    return out
+    # Brands with the most severe open alerts first, then the most complaints.
+    return sorted(out, key=lambda b: (-max((a.severity for a in b.alerts), default=0),
+                                      -b.complaints, b.brand))
