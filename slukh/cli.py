@@ -37,7 +37,7 @@ Site = Annotated[Optional[str], typer.Option("--site", help="Send every crawl to
 def main_options(home: Home = None, brands: Brands = None,
                  verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
-                        handlers=[RichHandler(console=console, show_path=False)])
+                        handlers=[RichHandler(console=console, show_path=False, show_time=False)])
     for noisy in ("httpx", "urllib3", "filelock", "matplotlib", "transformers", "huggingface_hub", "pymorphy3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     state["settings"] = Settings.from_env(home=home, brands=brands)

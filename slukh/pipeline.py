@@ -78,6 +78,19 @@ def crawl(settings: Settings, *, source: str | None = None, target: str | None =
     return records
 
 
+def read_cursors(settings: Settings) -> dict[str, datetime]:
+    """Target cursors from the warehouse; none yet if it does not exist."""
+    from warehouse.load import cursors
+
+    if not settings.db_path.exists():
+        return {}
+    with warehouse(settings, read_only=True) as con:
+        try:
+            return cursors(con)
+        except duckdb.CatalogException:   # a warehouse from before migration 003
+            return {}
+
+
 def load(settings: Settings) -> LoadReport:
     with warehouse(settings) as con:
         sync_targets(con, settings)

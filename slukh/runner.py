@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -16,7 +18,7 @@ FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_START_DELAY": 0.01, "AUTOTHROTTLE_MAX
 
 
 def run_all(settings: Settings, *, site: str | None = None, day: date | None = None,
-            fast: bool = False, console: Console) -> dict:
+            fast: bool = False, horizon_days: int | None = None, console: Console) -> dict:
     """crawl → load → classify → trends → alerts → digest; returns what each step did."""
     t0 = time.monotonic()
     summary: dict = {}
@@ -30,7 +32,7 @@ def run_all(settings: Settings, *, site: str | None = None, day: date | None = N
         console.print(f"  [{colour}]{r['status']:>7}[/] {r['target_id']}: {r['items']} items"
                       f"{' — ' + r['message'] if r.get('message') else ''}")
     summary["crawl"] = pipeline.crawl(settings, site=site, crawl_settings=FAST if fast else None,
-                                      on_done=show)
+                                      horizon_days=horizon_days, on_done=show)
     step("2/6 load")
     rep = pipeline.load(settings)
     summary["load"] = rep
@@ -71,6 +73,14 @@ def run_all(settings: Settings, *, site: str | None = None, day: date | None = N
     return summary
 
 
+def _prog() -> str:
+    """How the user invoked us, so the hint can be pasted as it is (.venv/bin/slukh …)."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "slukh" or shutil.which("slukh") == str(argv0.resolve()):
+        return "slukh"
+    return os.path.relpath(argv0)
+
+
 def run_demo(settings: Settings, *, port: int = 0, console: Console) -> dict:
     """Serve the demo site on 127.0.0.1 and run the pipeline against it."""
     from slukh.demo_site import DemoSite
@@ -80,6 +90,7 @@ def run_demo(settings: Settings, *, port: int = 0, console: Console) -> dict:
         settings = Settings(settings.home, REPO_ROOT / "slukh" / "demo_brands.yaml", settings.encoder)
     with DemoSite(port=port) as site:
         console.print(f"demo site: {site.base_url} (3 fictional banks, 60 days of reviews)")
-        summary = run_all(settings, site=site.base_url, fast=True, console=console)
-    console.print("\nTry:  slukh query \"select brand, root_cause, observed, expected, severity from v_alerts\"")
+        # The demo's reviews are dated 2026: no first-crawl horizon, whenever it runs.
+        summary = run_all(settings, site=site.base_url, fast=True, horizon_days=0, console=console)
+    console.print(f"\nTry:  {_prog()} query \"select brand, root_cause, observed, expected, severity from v_alerts\"")
     return summary

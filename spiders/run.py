@@ -68,6 +68,7 @@ def crawl_once(
     base_url: str | None = None,
     max_pages: int | None = None,
     overrides: dict[str, Any] | None = None,
+    spider_kwargs: dict[str, Any] | None = None,
 ) -> RunRecord:
     """Run the crawl in this process (blocks; once per process) and write its record."""
     from scrapy.crawler import CrawlerProcess
@@ -86,6 +87,7 @@ def crawl_once(
         spider_args["base_url"] = base_url
     if max_pages:
         spider_args["max_pages"] = max_pages
+    spider_args.update(spider_kwargs or {})
 
     record = RunRecord(run_id, source, target_id, brand, started, None, "failed", 0, 0, "", None)
     try:
@@ -139,6 +141,7 @@ def run_crawl(
     settings: dict[str, Any] | None = None,
     run_id: str | None = None,
     timeout: float = 1800,
+    spider_args: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Crawl ``target`` in a subprocess and return its crawl-run record (also on disk).
 
@@ -160,6 +163,9 @@ def run_crawl(
         cmd += ["--base-url", base_url]
     for key, value in (settings or {}).items():
         cmd += ["--set", f"{key}={json.dumps(value)}"]
+    for key, value in (spider_args or {}).items():
+        if value is not None:
+            cmd += ["--arg", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
 
@@ -238,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the real site)")
     parser.add_argument("--run-id", help="default: <source>-<target>-<UTC stamp>-<random>")
     parser.add_argument("--max-pages", type=int, help="stop after this many list pages")
+    parser.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="spider argument, e.g. --arg since=2026-11-01T00:00:00 (the "
+                        "target's cursor) or --arg horizon_days=0 (no first-crawl horizon)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a Scrapy setting (VALUE parsed as JSON when possible); "
                         "repeatable, e.g. --set DOWNLOAD_DELAY=0 --set HTTPCACHE_ENABLED=true")
@@ -252,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error(str(exc))
     run_id = args.run_id or new_run_id(args.source, args.target)
     record = crawl_once(args.source, args.target, args.brand, args.home.resolve(), run_id,
-                        base_url=args.base_url, max_pages=args.max_pages, overrides=overrides)
+                        base_url=args.base_url, max_pages=args.max_pages, overrides=overrides,
+                        spider_kwargs=dict(a.split("=", 1) for a in args.arg if "=" in a))
     print(json.dumps({"run_id": record.run_id, "status": record.status,
                       "items": record.items, "message": record.message}, ensure_ascii=False))
     return EXIT_CODES.get(record.status, 1)

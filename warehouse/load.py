@@ -117,6 +117,25 @@ WHERE excluded.updated_at > mentions.updated_at
 """
 
 
+# Advance each target's cursor in the same transaction as its mentions.
+_CURSORS = """
+INSERT INTO targets (target_id, source, brand, code, params, updated_at, cursor_published_at)
+SELECT target_id, any_value(source), any_value(brand), split_part(target_id, ':', 2), NULL, $now,
+       max(published_at)
+FROM stage WHERE target_id IS NOT NULL GROUP BY target_id
+ON CONFLICT (target_id) DO UPDATE SET
+    cursor_published_at = greatest(coalesce(targets.cursor_published_at, excluded.cursor_published_at),
+                                   excluded.cursor_published_at)
+"""
+
+
+def cursors(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
+    """target_id → newest publication time loaded, for incremental crawls."""
+    return dict(con.execute(
+        "SELECT target_id, cursor_published_at FROM targets WHERE cursor_published_at IS NOT NULL"
+    ).fetchall())
+
+
 def load_batch(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, int, int] | None:
     """Merge one batch; return (inserted, updated, rejected) or None if already loaded."""
     batch_id = path.name.removesuffix(".parquet")
@@ -140,6 +159,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, int, in
         rejected = total - staged - dupes
         inserted, updated = con.execute(_COUNT).fetchone()
         con.execute(_UPSERT, {"batch": batch_id})
+        con.execute(_CURSORS, {"now": _utcnow()})
         run_id = con.execute("SELECT any_value(crawl_run_id) FROM stage").fetchone()[0]
         con.execute(
             "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

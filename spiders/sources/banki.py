@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urljoin
 
-import scrapy
-from scrapy.exceptions import CloseSpider
 from scrapy.http import Request, Response
-from twisted.python.failure import Failure
 
 from spiders.parsers.banki import (
     SOURCE,
@@ -22,42 +19,29 @@ from spiders.parsers.banki import (
     is_cookie_challenge,
     parse_ajax_list,
 )
+from spiders.sources.base import SlukhSpider
 
 DEFAULT_BASE_URL = "https://www.banki.ru"
 #: A third 302-to-itself in a row means the cookie is not being accepted: stop, report.
 MAX_COOKIE_CHALLENGES = 2
 
 
-class BankiRuSpider(scrapy.Spider):
+class BankiRuSpider(SlukhSpider):
     """Crawl ``/services/responses/list/ajax/?page=N&bank=<target>`` newest first.
 
-    Arguments (``-a`` or ``spiders.run``): ``target`` bank code, ``brand`` brand id,
-    ``base_url`` (tests point it at the demo site), ``max_pages`` (default: all pages).
+    ``target`` is the bank code. With a cursor (``since``) paging stops at the first page
+    that reaches reviews already collected; see :class:`SlukhSpider` for the other arguments.
     """
 
     name = SOURCE
 
-    def __init__(
-        self,
-        target: str,
-        brand: str,
-        base_url: str = DEFAULT_BASE_URL,
-        max_pages: int | str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        if not target or not brand:
-            raise ValueError("banki_ru needs both target (bank code) and brand")
-        self.target = target
-        self.brand = brand
-        self.base_url = base_url.rstrip("/")
-        self.max_pages = int(max_pages) if max_pages not in (None, "", "0") else None
-        self.target_id = f"{SOURCE}:{target}"
-        self.allowed_domains = [urlparse(self.base_url).hostname or ""]
-        self.blocked_reason: str | None = None
-        self.errors: list[str] = []
+    source = SOURCE
+    default_base_url = DEFAULT_BASE_URL
+
+    def __init__(self, target: str, brand: str, base_url: str | None = DEFAULT_BASE_URL,
+                 **kwargs: Any) -> None:
+        super().__init__(target, brand, base_url, **kwargs)
         self.records_seen = 0
-        self.pages_parsed = 0
         self.challenges_passed = 0
 
     def list_url(self, page: int) -> str:
@@ -120,25 +104,10 @@ class BankiRuSpider(scrapy.Spider):
         self.pages_parsed += 1
         page_records = len(items) + len(bad)
         self.records_seen += page_records
-        yield from items
-        more = total is None or self.records_seen < total
+        fresh = [it for it in items if not self.is_old(it["published_at"])]
+        if len(fresh) < len(items):
+            self.reached_known = True
+        yield from fresh
+        more = not self.reached_known and (total is None or self.records_seen < total)
         if page_records and more and (self.max_pages is None or page < self.max_pages):
             yield self.list_request(page + 1)
-
-    def on_error(self, failure: Failure) -> None:
-        """Network errors after retries, robots.txt refusals: counted, with the URL."""
-        request = getattr(failure, "request", None)
-        url = request.url if request is not None else "?"
-        self.error(f"{failure.type.__name__}: {failure.getErrorMessage()}", url)
-
-    def error(self, message: str, url: str) -> None:
-        text = message if url in message else f"{message} (url: {url})"
-        self.errors.append(text)
-        self.crawler.stats.inc_value("slukh/errors")
-        self.logger.error(text)
-
-    def block(self, reason: str, url: str) -> None:
-        """Stop the whole crawl: more requests would only deepen the ban."""
-        self.blocked_reason = f"{reason} (url: {url})"
-        self.logger.error("blocked: %s", self.blocked_reason)
-        raise CloseSpider("blocked")

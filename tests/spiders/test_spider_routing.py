@@ -17,7 +17,8 @@ BASE = "http://demo.test"
 @pytest.fixture
 def spider() -> BankiRuSpider:
     crawler = get_crawler(BankiRuSpider)
-    return BankiRuSpider.from_crawler(crawler, target="zarya", brand="zarya", base_url=BASE)
+    return BankiRuSpider.from_crawler(crawler, target="zarya", brand="zarya", base_url=BASE,
+                                      horizon_days=0)
 
 
 def _response(spider, page: int, status: int = 200, body: bytes = b"", headers=None,
@@ -96,3 +97,30 @@ def test_http_error_and_broken_json_are_counted_with_url(spider):
         f"ajax list has no 'data' array (url: {spider.list_url(2)})",
     ]
     assert spider.blocked_reason is None
+
+
+def _dated_page(dates: list[str], total: int) -> bytes:
+    return json.dumps({"data": [{"id": 100 + i, "dateCreate": d, "title": "t",
+                                 "text": f"<p>отзыв {i}</p>", "grade": 2, "commentCount": 0}
+                                for i, d in enumerate(dates)], "total": total}).encode()
+
+
+def test_cursor_stops_paging_at_known_reviews():
+    crawler = get_crawler(BankiRuSpider)
+    # cursor = 2026-11-19 09:00 UTC = 12:00 Moscow; newer reviews come first on the page
+    spider = BankiRuSpider.from_crawler(crawler, target="zarya", brand="zarya", base_url=BASE,
+                                        since="2026-11-19T09:00:00")
+    body = _dated_page(["2026-11-20 10:00:00", "2026-11-19 12:00:00", "2026-11-18 10:00:00"], 100)
+    out = list(spider.parse_list(_response(spider, 1, body=body), page=1, challenges=0))
+    assert [o["external_id"] for o in out if isinstance(o, dict)] == ["100", "101"]
+    assert not any(isinstance(o, Request) for o in out)      # no page 2: the rest is known
+    assert spider.reached_known
+
+
+def test_first_crawl_horizon_skips_old_reviews():
+    crawler = get_crawler(BankiRuSpider)
+    spider = BankiRuSpider.from_crawler(crawler, target="zarya", brand="zarya", base_url=BASE,
+                                        horizon_days=30)
+    body = _dated_page(["2001-01-02 10:00:00"], 100)
+    out = list(spider.parse_list(_response(spider, 1, body=body), page=1, challenges=0))
+    assert out == [] and spider.reached_known

@@ -134,3 +134,17 @@ def test_crawl_run_records_are_recorded_once(home):
     load_staging(con, home / "staging", home / "runs")
     assert con.execute("SELECT run_id, status, message FROM crawl_runs").fetchall() == [
         ("r1", "blocked", "captcha page («Вы робот?»)")]
+
+
+def test_each_target_cursor_is_its_newest_loaded_review(home):
+    from datetime import datetime
+    from warehouse.load import cursors
+    rows = [review(i) for i in range(5)] + [review(10 + i, brand="polyus") for i in range(3)]
+    write_batch(home / "staging" / "b1.parquet", rows)
+    con = _db(home)
+    load_staging(con, home / "staging", home / "runs")
+    assert cursors(con) == {"banki_ru:zarya": datetime(2026, 11, 1, 13),
+                            "banki_ru:polyus": datetime(2026, 11, 1, 21)}
+    write_batch(home / "staging" / "b0.parquet", [review(0)])   # an older batch never moves it back
+    load_staging(con, home / "staging", home / "runs")
+    assert cursors(con)["banki_ru:zarya"] == datetime(2026, 11, 1, 13)
