@@ -55,23 +55,33 @@ def sync_targets(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     if rows:
         with transaction(con):
             con.executemany(
-                """INSERT INTO targets VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (target_id)
+                """INSERT INTO targets (target_id, source, brand, code, params, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (target_id)
                    DO UPDATE SET brand = excluded.brand, params = excluded.params,
                    updated_at = excluded.updated_at""", rows)
 
 
 def crawl(settings: Settings, *, source: str | None = None, target: str | None = None,
           site: str | None = None, crawl_settings: dict | None = None,
+          horizon_days: int | None = None,
           on_done: Callable[[dict], None] | None = None) -> list[dict]:
-    """Run one crawl subprocess per target; each leaves a batch file and a run record."""
+    """Run one crawl subprocess per target; each leaves a batch file and a run record.
+
+    Each crawl gets its target's cursor (newest review loaded), so it stops at known
+    reviews; a target never loaded goes back ``horizon_days`` (the spider's default if None).
+    """
     from spiders.run import run_crawl
 
     todo = targets(settings, source, target)
     if not todo:
         raise ValueError(f"no targets match source={source!r} target={target!r} in {settings.brands_file}")
+    known = read_cursors(settings)
     records = []
     for src, code, brand in todo:
-        rec = run_crawl(src, code, brand, settings.home, base_url=site, settings=crawl_settings)
+        since = known.get(f"{src}:{code}")
+        args = {"since": since.isoformat() if since else None, "horizon_days": horizon_days}
+        rec = run_crawl(src, code, brand, settings.home, base_url=site, settings=crawl_settings,
+                        spider_args=args)
         records.append(rec)
         if on_done:
             on_done(rec)

@@ -94,3 +94,13 @@ def test_query_answers_and_a_second_run_adds_nothing(demo):
     after = _counts(home / "slukh.duckdb")
     assert after[:2] == before[:2]                       # no new mentions, no new labels
     assert "0 new mentions" in second.stdout + second.stderr
+    con = duckdb.connect(str(home / "slukh.duckdb"), read_only=True)
+    try:
+        latest = con.execute("""SELECT target_id, items FROM crawl_runs
+                                QUALIFY row_number() OVER (PARTITION BY target_id ORDER BY started_at DESC) = 1
+                                ORDER BY 1""").fetchall()
+    finally:
+        con.close()
+    # the cursor stopped each second crawl on its first page, at the newest known review
+    assert [t for t, _ in latest] == ["banki_ru:polyus", "banki_ru:severny", "banki_ru:zarya"]
+    assert all(items <= 2 for _, items in latest), latest
