@@ -62,12 +62,19 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 @app.command()
-def crawl(source: Annotated[Optional[str], typer.Option(help="Only this source, e.g. banki_ru.")] = None,
+def crawl(all_targets: Annotated[bool, typer.Option("--all", help="Every target of every brand in brands.yaml.")] = False,
+          source: Annotated[Optional[str], typer.Option(help="Only this source, e.g. banki_ru.")] = None,
           target: Annotated[Optional[str], typer.Option(help="Only this target code, e.g. sberbank.")] = None,
           site: Site = None,
           fast: Annotated[bool, typer.Option(help="No politeness delay (local mock sites only).")] = False) -> None:
-    """Crawl targets from brands.yaml, one subprocess each, into staging batch files."""
+    """Crawl targets from brands.yaml, one subprocess each, into staging batch files.
+
+    Each crawl stops at its target's cursor (the newest review already loaded). Exit code 2
+    when any crawl ended blocked or failed; the reasons are printed and kept in crawl_runs.
+    """
     from slukh import pipeline
+    if not (all_targets or source or target):
+        _fail("say what to crawl: --all, or --source S [--target T]", 2)
     extra = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_START_DELAY": 0.01} if fast else None
     with console.status("crawling…"):
         recs = pipeline.crawl(_settings(), source=source, target=target, site=site,

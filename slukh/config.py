@@ -7,7 +7,6 @@ from pathlib import Path
 
 import yaml
 
-SOURCES = ("banki_ru",)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -16,11 +15,33 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Target:
+    """One thing to crawl for a brand: the source's own code plus spider arguments."""
+    code: str
+    params: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
 class Brand:
     id: str
     name: str
     aliases: tuple[str, ...] = ()
-    targets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    targets: dict[str, tuple[Target, ...]] = field(default_factory=dict)
+
+
+def known_sources() -> list[str]:
+    """Source ids = names of the spiders in spiders/sources (found by Scrapy's loader)."""
+    from spiders.run import spider_names
+    return spider_names()
+
+
+def _target(where: str, item: object) -> Target:
+    if isinstance(item, str) and item:
+        return Target(item)
+    if isinstance(item, dict) and isinstance(item.get("code"), str) and item["code"]:
+        return Target(item["code"], {k: v for k, v in item.items() if k != "code"})
+    raise ConfigError(f"{where}: a target is a code string or a mapping with 'code:' "
+                      f"and spider arguments, got {item!r}")
 
 
 def load_brands(path: Path) -> list[Brand]:
@@ -42,13 +63,15 @@ def load_brands(path: Path) -> list[Brand]:
             raise ConfigError(f"{where}: duplicate brand id {b['id']!r}")
         seen.add(b["id"])
         targets = b.get("targets") or {}
-        for src, codes in targets.items():
-            if src not in SOURCES:
-                raise ConfigError(f"{where}: unknown source {src!r}; known: {', '.join(SOURCES)}")
-            if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-                raise ConfigError(f"{where}: targets.{src} must be a list of codes")
-        brands.append(Brand(str(b["id"]), str(b["name"]), tuple(b.get("aliases") or ()),
-                            {s: tuple(c) for s, c in targets.items()}))
+        sources = known_sources()
+        parsed: dict[str, tuple[Target, ...]] = {}
+        for src, items in targets.items():
+            if src not in sources:
+                raise ConfigError(f"{where}: unknown source {src!r}; known: {', '.join(sources)}")
+            if not isinstance(items, list):
+                raise ConfigError(f"{where}: targets.{src} must be a list")
+            parsed[src] = tuple(_target(f"{where}.targets.{src}", t) for t in items)
+        brands.append(Brand(str(b["id"]), str(b["name"]), tuple(b.get("aliases") or ()), parsed))
     return brands
 
 

@@ -14,7 +14,7 @@ import json
 
 import duckdb
 
-from slukh.config import Settings
+from slukh.config import Brand, Settings, Target
 from warehouse import labels as label_store
 from warehouse import spikes, trends
 from warehouse.db import connect, transaction
@@ -41,11 +41,17 @@ def warehouse(settings: Settings, *, read_only: bool = False,
 def targets(settings: Settings, source: str | None = None,
             target: str | None = None) -> list[tuple[str, str, str]]:
     """(source, code, brand id) for every target in brands.yaml, optionally filtered."""
+    return [(s, t.code, b.id) for s, t, b in target_specs(settings, source, target)]
+
+
+def target_specs(settings: Settings, source: str | None = None,
+                 target: str | None = None) -> list[tuple[str, Target, Brand]]:
+    """(source, Target with its spider arguments, Brand) from brands.yaml, filtered."""
     out = []
     for b in settings.brands():
-        for src, codes in b.targets.items():
-            out += [(src, c, b.id) for c in codes
-                    if (source in (None, src)) and (target in (None, c))]
+        for src, items in b.targets.items():
+            out += [(src, t, b) for t in items
+                    if (source in (None, src)) and (target in (None, t.code))]
     return out
 
 
@@ -72,16 +78,17 @@ def crawl(settings: Settings, *, source: str | None = None, target: str | None =
     """
     from spiders.run import run_crawl
 
-    todo = targets(settings, source, target)
+    todo = target_specs(settings, source, target)
     if not todo:
         raise ValueError(f"no targets match source={source!r} target={target!r} in {settings.brands_file}")
     known = read_cursors(settings)
     records = []
-    for src, code, brand in todo:
-        since = known.get(f"{src}:{code}")
-        args = {"since": since.isoformat() if since else None, "horizon_days": horizon_days}
-        rec = run_crawl(src, code, brand, settings.home, base_url=site, settings=crawl_settings,
-                        spider_args=args)
+    for src, tgt, brand in todo:
+        since = known.get(f"{src}:{tgt.code}")
+        args = {**tgt.params, "since": since.isoformat() if since else None,
+                "horizon_days": horizon_days, "aliases": [brand.name, *brand.aliases]}
+        rec = run_crawl(src, tgt.code, brand.id, settings.home, base_url=site,
+                        settings=crawl_settings, spider_args=args)
         records.append(rec)
         if on_done:
             on_done(rec)

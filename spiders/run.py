@@ -13,6 +13,7 @@ A subprocess per crawl because Twisted's reactor cannot be restarted in one proc
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import os
@@ -34,14 +35,27 @@ from spiders.runrecord import (
     write_record,
 )
 
-SPIDERS = {"banki_ru": "spiders.sources.banki:BankiRuSpider"}
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXIT_CODES = {"ok": 0, "failed": 1, "blocked": 3}
 
 
+@functools.lru_cache(maxsize=1)
+def _loader() -> Any:
+    from scrapy.settings import Settings
+    from scrapy.spiderloader import SpiderLoader
+
+    settings = Settings()
+    settings.setmodule("spiders.settings", priority="project")
+    return SpiderLoader.from_settings(settings)
+
+
+def spider_names() -> list[str]:
+    """Every source id: each spider module in spiders/sources registers itself by name."""
+    return sorted(_loader().list())
+
+
 def _spider_class(source: str) -> Any:
-    module, _, name = SPIDERS[source].partition(":")
-    return getattr(importlib.import_module(module), name)
+    return _loader().load(source)
 
 
 def _parse_set(pairs: list[str]) -> dict[str, Any]:
@@ -149,8 +163,8 @@ def run_crawl(
     The child's log goes to ``<home>/logs/<run_id>.log``. On timeout the child gets
     SIGTERM (Scrapy then closes cleanly and writes its own record), then SIGKILL.
     """
-    if source not in SPIDERS:
-        raise ValueError(f"unknown source {source!r}; known: {', '.join(sorted(SPIDERS))}")
+    if source not in spider_names():
+        raise ValueError(f"unknown source {source!r}; known: {', '.join(spider_names())}")
     home = Path(home).resolve()
     run_id = run_id or new_run_id(source, target)
     if record_path(home, run_id).exists():
@@ -234,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit code: 0 ok, 3 blocked, 1 failed. Example: python -m spiders.run "
         "--source banki_ru --target zarya --brand zarya --home var --set DOWNLOAD_DELAY=2",
     )
-    parser.add_argument("--source", required=True, choices=sorted(SPIDERS), help="source id")
+    parser.add_argument("--source", required=True, choices=spider_names(), help="source id")
     parser.add_argument("--target", required=True, help="the source's code for the target, "
                         "e.g. the banki.ru bank code")
     parser.add_argument("--brand", required=True, help="brand id from brands.yaml")
