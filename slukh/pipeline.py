@@ -109,9 +109,15 @@ def read_cursors(settings: Settings) -> dict[str, datetime]:
 
 
 def load(settings: Settings) -> LoadReport:
+    """Merge staged batches, then refresh near-duplicate clusters of the recent window."""
+    from warehouse import neardup
+
     with warehouse(settings) as con:
         sync_targets(con, settings)
-        return load_staging(con, settings.staging, settings.runs)
+        report = load_staging(con, settings.staging, settings.runs)
+        if report.inserted or report.updated:
+            report.near_dup_clusters = neardup.assign(con)[1]
+        return report
 
 
 @dataclass

@@ -36,7 +36,8 @@ def run_all(settings: Settings, *, site: str | None = None, day: date | None = N
     step("2/6 load")
     rep = pipeline.load(settings)
     summary["load"] = rep
-    console.print(f"  {rep.batches_loaded} batches: {rep.inserted} new mentions, {rep.updated} updated")
+    console.print(f"  {rep.batches_loaded} batches: {rep.inserted} new mentions, {rep.updated} updated"
+                  f"{f', {rep.near_dup_clusters} near-duplicate clusters' if rep.near_dup_clusters else ''}")
     for p in rep.problems:
         console.print(f"  [yellow]warning:[/] {p}")
     step("3/6 classify")

@@ -45,6 +45,7 @@ class LoadReport:
     updated: int = 0
     rejected_rows: int = 0
     runs_recorded: int = 0
+    near_dup_clusters: int = 0        # clusters of 2+ near-identical texts in the window
     problems: list[str] = field(default_factory=list)
 
 
