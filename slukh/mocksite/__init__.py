@@ -51,6 +51,8 @@ def all_routes() -> list[tuple[str, Handler]]:
     """Routes of every source module in this package."""
     found: list[tuple[str, Handler]] = []
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):        # __main__ starts a server when imported
+            continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         if hasattr(module, "routes"):
             found += module.routes()
