@@ -119,6 +119,11 @@ def crawl_once(
             if stats.get(key):
                 errors.append(f"{stats[key]} {what}")
         items = int(stats.get("slukh/items_written") or 0)
+        scraped = int(stats.get("item_scraped_count") or 0)
+        if scraped > items:   # the batch file could not be written whole: never report "ok"
+            errors.insert(0, f"{scraped} items were collected but only {items} written to the "
+                             f"batch file; see the crawl log (disk full? staging not writable?)")
+            spider.errors.insert(0, errors[0])
         record.batch_path = stats.get("slukh/batch_path")
         record.items = items
         record.errors = len(getattr(spider, "errors", [])) + int(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -37,7 +38,9 @@ def utc_iso() -> str:
 def new_run_id(source: str, target: str) -> str:
     """``<source>-<target>-<UTC timestamp>-<short random>``: sortable and collision-safe."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{source}-{target}-{stamp}-{secrets.token_hex(3)}"
+    # Target codes may hold '/', ':' or '@' (2GIS "city/firm", VK "wall:-1"): the id names files.
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", target).strip("_") or "target"
+    return f"{source}-{safe}-{stamp}-{secrets.token_hex(3)}"
 
 
 def record_path(home: Path, run_id: str) -> Path:

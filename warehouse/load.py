@@ -99,8 +99,9 @@ QUALIFY row_number() OVER (PARTITION BY source, external_id ORDER BY collected_a
 """
 _COUNT = """
 SELECT count(*) FILTER (WHERE m.mention_id IS NULL),
-       count(*) FILTER (WHERE m.mention_id IS NOT NULL AND m.content_hash <> s.content_hash
-                              AND s.collected_at > m.updated_at)
+       count(*) FILTER (WHERE m.mention_id IS NOT NULL AND s.collected_at > m.updated_at
+                              AND (m.content_hash <> s.content_hash OR m.extra IS DISTINCT FROM s.extra
+                                   OR m.rating IS DISTINCT FROM s.rating))
 FROM stage s LEFT JOIN mentions m USING (mention_id)
 """
 _UPSERT = """
@@ -110,6 +111,7 @@ SELECT s.mention_id, s.source, s.external_id, s.target_id, s.brand, s.url, s.tit
        s.author_hash, s.extra, $batch, $batch
 FROM stage s LEFT JOIN mentions m USING (mention_id)
 WHERE m.mention_id IS NULL OR m.content_hash <> s.content_hash
+   OR m.extra IS DISTINCT FROM s.extra OR m.rating IS DISTINCT FROM s.rating
 ON CONFLICT (mention_id) DO UPDATE SET
     url = excluded.url, title = excluded.title, text = excluded.text, rating = excluded.rating,
     content_hash = excluded.content_hash, extra = excluded.extra,

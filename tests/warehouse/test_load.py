@@ -148,3 +148,18 @@ def test_each_target_cursor_is_its_newest_loaded_review(home):
     write_batch(home / "staging" / "b0.parquet", [review(0)])   # an older batch never moves it back
     load_staging(con, home / "staging", home / "runs")
     assert cursors(con)["banki_ru:zarya"] == datetime(2026, 11, 1, 13)
+
+
+def test_a_company_answer_appearing_later_updates_the_row(home):
+    import json
+    from datetime import datetime
+    first = review(1)
+    later = {**review(1), "extra": json.dumps({"official_answer": {"text": "Разберёмся!"}}),
+             "collected_at": datetime(2026, 11, 22, 12)}
+    write_batch(home / "staging" / "b1.parquet", [first])
+    write_batch(home / "staging" / "b2.parquet", [later])
+    con = _db(home)
+    rep = load_staging(con, home / "staging", home / "runs")
+    assert (rep.inserted, rep.updated) == (1, 1)
+    extra, = con.execute("SELECT extra FROM mentions").fetchone()
+    assert json.loads(extra)["official_answer"]["text"] == "Разберёмся!"
