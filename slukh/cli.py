@@ -66,7 +66,8 @@ def crawl(all_targets: Annotated[bool, typer.Option("--all", help="Every target 
           source: Annotated[Optional[str], typer.Option(help="Only this source, e.g. banki_ru.")] = None,
           target: Annotated[Optional[str], typer.Option(help="Only this target code, e.g. sberbank.")] = None,
           site: Site = None,
-          fast: Annotated[bool, typer.Option(help="No politeness delay (local mock sites only).")] = False) -> None:
+          fast: Annotated[bool, typer.Option(help="No politeness delay (local mock sites only).")] = False,
+          horizon_days: Annotated[Optional[int], typer.Option(help="How far back a target's first crawl goes; 0 = everything.")] = None) -> None:
     """Crawl targets from brands.yaml, one subprocess each, into staging batch files.
 
     Each crawl stops at its target's cursor (the newest review already loaded). Exit code 2
@@ -78,7 +79,7 @@ def crawl(all_targets: Annotated[bool, typer.Option("--all", help="Every target 
     extra = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_START_DELAY": 0.01} if fast else None
     with console.status("crawling…"):
         recs = pipeline.crawl(_settings(), source=source, target=target, site=site,
-                              crawl_settings=extra, on_done=_print_run)
+                              crawl_settings=extra, horizon_days=horizon_days, on_done=_print_run)
     if any(r["status"] != "ok" for r in recs):
         raise typer.Exit(2)
 
