@@ -91,12 +91,25 @@ SHARED_COUNTS = {
     "extruct_schema.org_LocalBusiness.002.html": (0, 1),
     "extruct_schema.org_product.html": (0, 1),
     "schemaorg_eg-0004_jsonld.html": (0, 1),
+    "schemaorg_eg-0004_microdata.html": (0, 1),
+    "schemaorg_eg-0011_jsonld.html": (0, 1),
+    "schemaorg_eg-0011_microdata.html": (0, 1),
+    "schemaorg_eg-0017_jsonld.html": (0, 1),
+    "schemaorg_eg-0017_microdata.html": (0, 1),
+    "schemaorg_eg-0175_jsonld.html": (0, 1),
+    "schemaorg_eg-0175_microdata.html": (0, 1),
     "schemaorg_eg-0010_jsonld.html": (2, 1),
     "schemaorg_eg-0010_microdata.html": (2, 1),
     "schemaorg_eg-0052_jsonld.html": (1, 0),
     "schemaorg_eg-0462_jsonld.html": (2, 1),
     "schemaorg_eg-0462_microdata.html": (2, 1),
 }
+
+
+def test_every_shared_html_sample_has_a_count():
+    if not SHARED.exists():
+        pytest.skip("shared schema.org samples not present")
+    assert {p.name for p in SHARED.glob("*.html")} == set(SHARED_COUNTS)
 
 
 @pytest.mark.parametrize(("name", "counts"), sorted(SHARED_COUNTS.items()))
