@@ -178,6 +178,42 @@ def train(data: Annotated[Path, typer.Option(help="Folder with the labelled sent
     console.print(metrics)
 
 
+airflow_app = typer.Typer(help="A project-local Airflow on 127.0.0.1 (api-server, scheduler, "
+                                "dag-processor; never `airflow standalone`).", no_args_is_help=True)
+app.add_typer(airflow_app, name="airflow")
+
+
+@airflow_app.command("start")
+def airflow_start(port: Annotated[int, typer.Option(help="api-server port on 127.0.0.1.")] = 8080,
+                  profile: Annotated[str, typer.Option(help="local (SQLite, LocalExecutor) or celery "
+                                                       "(PostgreSQL + Redis, two workers).")] = "local",
+                  detach: Annotated[bool, typer.Option(help="Return at once; stop with `slukh airflow stop`.")] = False) -> None:
+    """Start Airflow for this project and print the UI address and the admin login.
+
+    In the foreground (default) Ctrl-C stops every Airflow process cleanly.
+    """
+    from slukh.airflow_local import start
+    if profile not in ("local", "celery"):
+        _fail(f"unknown profile {profile!r}: use local or celery", 2)
+    start(_settings().home, port=port, profile=profile, wait=not detach)  # type: ignore[arg-type]
+
+
+@airflow_app.command("stop")
+def airflow_stop() -> None:
+    """Stop the Airflow started by `slukh airflow start` (its whole process group)."""
+    from slukh.airflow_local import stop
+    stopped = stop(_settings().home)
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@airflow_app.command("status")
+def airflow_status() -> None:
+    """Is the project's Airflow running, where, and are its parts healthy?"""
+    import json as _json
+    from slukh.airflow_local import status
+    out.print_json(_json.dumps(status(_settings().home), default=str))
+
+
 @app.command()
 def migrate() -> None:
     """Create or upgrade the warehouse schema in place."""

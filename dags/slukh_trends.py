@@ -1,0 +1,38 @@
+"""Trends and spikes: every hour, and as soon as classification updated the labels.
+
+refresh the daily aggregates → detect spikes for the run's Moscow day and record them in
+the ``alerts`` table (the alert channel, for now; sending to Telegram/e-mail comes later).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+
+from slukh.airflow_local_dags import LABELS, WRITER, default_args
+
+
+@dag(schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 * * * *", timezone="UTC"),
+                                  assets=[LABELS]),
+     start_date=datetime(2026, 11, 1), catchup=False, max_active_runs=1,
+     default_args=default_args(), tags=["slukh", "trends", "alerts"], doc_md=__doc__)
+def slukh_trends():
+    @task(**WRITER)
+    def trends() -> str:
+        from slukh.config import Settings
+        from slukh.pipeline import refresh_trends
+        return refresh_trends(Settings.from_env())[0]
+
+    @task(**WRITER)
+    def alerts(model_version: str, **context) -> list[dict]:
+        from slukh.airflow_local_dags import run_day
+        from slukh.config import Settings
+        from slukh.pipeline import detect_alerts
+        day, found = detect_alerts(Settings.from_env(), run_day(context), model_version)
+        return [{"day": str(day), "brand": s.brand, "root_cause": s.root_cause,
+                 "observed": s.observed, "severity": s.severity} for s in found]
+
+    alerts(trends())
+
+
+slukh_trends()
