@@ -14,7 +14,7 @@ import html
 import json
 from typing import Any
 
-from spiders.parsers.banki import ParseError
+from spiders.parsers.common import ParseError
 from spiders.parsers.text import html_to_text, iso_to_utc
 
 SOURCE = "appstore"

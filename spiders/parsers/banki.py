@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from parsel import Selector
 
+from spiders.parsers.common import ParseError, detect_block  # noqa: F401  (re-exported)
 from spiders.parsers.text import html_to_text, iso_to_utc, moscow_to_utc
 
 SOURCE = "banki_ru"
@@ -23,18 +24,6 @@ PAGE_SIZE = 25
 
 _REVIEW_ID_IN_URL = re.compile(r"/response/(\d+)/?")
 _COMMON_EXTRA_KEYS = ("commentCount", "isCountable", "resolutionIsApproved", "agentAnswerText")
-
-
-class ParseError(ValueError):
-    """A banki.ru response did not have the structure the parser relies on.
-
-    Carries the URL so the crawl-run record can say which page to look at.
-    """
-
-    def __init__(self, message: str, url: str) -> None:
-        super().__init__(f"{message} (url: {url})")
-        self.reason = message
-        self.url = url
 
 
 def _rating(value: Any) -> int | None:
@@ -211,73 +200,6 @@ def _jsonld_item(
         "author": _author_name(review.get("author")),
         "extra": {"jsonld_shape": "reviewBody" if review.get("reviewBody") else "description"},
     }
-
-
-_BLOCK_STATUSES = {
-    403: "HTTP 403 Forbidden: the site refuses this client (IP or user agent banned?)",
-    429: "HTTP 429 Too Many Requests: rate-limited; raise DOWNLOAD_DELAY and retry later",
-    521: "HTTP 521: the anti-bot proxy refused the connection; wait before re-running",
-}
-#: Phrases that only anti-bot pages put in their <title>, or in a page that small.
-_BLOCK_MARKERS = (
-    "вы робот",
-    "вы не робот",
-    "captcha",
-    "капча",
-    "ddos-guard",
-    "qrator",
-    "just a moment",
-    "access denied",
-    "доступ ограничен",
-)
-#: Real review pages are 100+ KB; a challenge page is a few KB. Marker words inside a
-#: big page (a review saying «звонит робот», a captcha URL in a JS config) are not a block.
-_SMALL_PAGE = 32 * 1024
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-
-
-def _header(headers: Mapping[Any, Any], name: str) -> str:
-    for key, value in headers.items():
-        key_text = key.decode("latin-1") if isinstance(key, bytes) else str(key)
-        if key_text.lower() == name:
-            values = value if isinstance(value, list) else [value]
-            return ", ".join(
-                v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in values
-            )
-    return ""
-
-
-def detect_block(
-    status: int, headers: Mapping[Any, Any], body: str | bytes, *, expect_json: bool = False
-) -> str | None:
-    """Return why a response is an anti-bot/captcha answer, or ``None`` if it is content.
-
-    A blocked crawl must end as ``blocked`` with this reason, never as "zero reviews".
-    ``expect_json`` marks API calls: an HTML page there is the anti-bot shell (or the
-    ``X-Requested-With`` header went missing).
-    """
-    raw = body.encode("utf-8") if isinstance(body, str) else body
-    if status in _BLOCK_STATUSES:
-        reason = _BLOCK_STATUSES[status]
-        retry_after = _header(headers, "retry-after")
-        return f"{reason} (Retry-After: {retry_after})" if retry_after else reason
-    if _header(headers, "cf-mitigated").lower() == "challenge":
-        return "the CDN answered with a browser challenge (cf-mitigated: challenge)"
-    title_match = _TITLE.search(raw[:_SMALL_PAGE])
-    title = title_match.group(1).decode("utf-8", "replace").lower() if title_match else ""
-    sample = raw.decode("utf-8", "replace").lower() if len(raw) <= _SMALL_PAGE else ""
-    for marker in _BLOCK_MARKERS:
-        if marker in title or marker in sample:
-            return (
-                f"anti-bot page instead of content (found {marker!r}, HTTP {status}); "
-                "slow the crawl down or solve the challenge in a browser and retry later"
-            )
-    if expect_json and raw.lstrip()[:1] == b"<":
-        return (
-            f"HTML page where the JSON list was expected (HTTP {status}): an anti-bot shell, "
-            "or the request lost its X-Requested-With header"
-        )
-    return None
 
 
 def is_cookie_challenge(status: int, url: str, location: str) -> bool:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from spiders.parsers.banki import ParseError
+from spiders.parsers.common import ParseError
 from spiders.parsers.text import html_to_text, iso_to_utc
 
 SOURCE = "dgis"

@@ -20,7 +20,7 @@ from typing import Any
 import feedparser
 from charset_normalizer import from_bytes
 
-from spiders.parsers.banki import ParseError
+from spiders.parsers.common import ParseError
 from spiders.parsers.brandmatch import matched_alias
 from spiders.parsers.text import html_to_text
 

@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 import jstyleson
 from parsel import Selector
 
-from spiders.parsers.banki import ParseError
+from spiders.parsers.common import ParseError
 from spiders.parsers.text import html_to_text, iso_to_utc
 
 SOURCE = "schemaorg"

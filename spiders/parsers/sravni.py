@@ -17,7 +17,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from spiders.parsers.banki import ParseError
+from spiders.parsers.common import ParseError
 from spiders.parsers.text import MOSCOW, html_to_text, iso_to_utc
 
 SOURCE = "sravni_ru"

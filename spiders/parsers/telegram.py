@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from parsel import Selector
 
-from spiders.parsers.banki import ParseError
+from spiders.parsers.common import ParseError
 from spiders.parsers.text import html_to_text, iso_to_utc
 
 SOURCE = "telegram"

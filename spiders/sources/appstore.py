@@ -20,7 +20,6 @@ from spiders.parsers.appstore import (
     feed_url,
     parse_feed_page,
 )
-from spiders.parsers.banki import detect_block
 from spiders.sources.base import SlukhSpider
 
 DEFAULT_BASE_URL = "https://itunes.apple.com"
@@ -61,26 +60,15 @@ class AppStoreSpider(SlukhSpider):
         yield self.feed_request(1)
 
     def parse_feed(self, response: Response, page: int) -> Iterator[dict[str, Any] | Request]:
-        reason = detect_block(response.status, response.headers, response.body, expect_json=True)
-        if reason:
-            self.block(reason, response.url)
-        if response.status != 200:
-            self.error(f"HTTP {response.status} for the review feed", response.url)
+        if not self.usable(response, "the review feed", expect_json=True):
             return
-        bad: list[ParseError] = []
-        try:
-            items, count = parse_feed_page(
+        parsed = self.parse_with(response, lambda bad: parse_feed_page(
                 response.body, brand=self.brand, target_id=self.target_id,
-                country=self.country, app_id=self.target, page_url=response.url, errors=bad)
-        except ParseError as exc:
-            self.error(exc.reason, response.url)
+                country=self.country, app_id=self.target, page_url=response.url, errors=bad))
+        if parsed is None:
             return
-        for exc in bad:
-            self.error(str(exc), exc.url)
-        self.pages_parsed += 1
-        fresh = [it for it in items if not self.is_old(it["published_at"])]
-        if len(fresh) < len(items):
-            self.reached_known = True
+        items, count = parsed
+        fresh = self.fresh(items)
         yield from fresh
         last = min(MAX_PAGES, self.max_pages or MAX_PAGES)
         # A short page is the last one: Apple answers an empty feed (or 400) past the end.

@@ -14,8 +14,6 @@ from scrapy.http import Request, Response
 
 from spiders.parsers.banki import (
     SOURCE,
-    ParseError,
-    detect_block,
     is_cookie_challenge,
     parse_ajax_list,
 )
@@ -78,35 +76,21 @@ class BankiRuSpider(SlukhSpider):
             # Same URL again: the dupefilter would drop it, hence dont_filter=True.
             yield self.list_request(page, challenges + 1)
             return
-        reason = detect_block(response.status, response.headers, response.body, expect_json=True)
-        if reason:
-            self.block(reason, response.url)
-        if response.status != 200:
-            self.error(f"HTTP {response.status} for the review list", response.url)
+        if not self.usable(response, "the review list", expect_json=True):
             return
         if challenges:
             self.challenges_passed += 1
             self.crawler.stats.inc_value("slukh/cookie_challenges_passed")
-        bad: list[ParseError] = []
-        try:
-            items, total = parse_ajax_list(
-                response.body,
-                brand=self.brand,
-                target_id=self.target_id,
-                base_url=self.base_url,
-                errors=bad,
-            )
-        except ParseError as exc:  # the whole page: report it with its real URL (page no.)
-            self.error(exc.reason, response.url)
+        errors_before = len(self.errors)
+        parsed = self.parse_with(response, lambda bad: parse_ajax_list(
+            response.body, brand=self.brand, target_id=self.target_id, base_url=self.base_url,
+            errors=bad))
+        if parsed is None:
             return
-        for exc in bad:
-            self.error(str(exc), exc.url)
-        self.pages_parsed += 1
-        page_records = len(items) + len(bad)
+        items, total = parsed
+        page_records = len(items) + len(self.errors) - errors_before
         self.records_seen += page_records
-        fresh = [it for it in items if not self.is_old(it["published_at"])]
-        if len(fresh) < len(items):
-            self.reached_known = True
+        fresh = self.fresh(items)
         yield from fresh
         more = not self.reached_known and (total is None or self.records_seen < total)
         if page_records and more and (self.max_pages is None or page < self.max_pages):

@@ -8,13 +8,19 @@ its URL), ``blocked_reason`` (captcha / anti-bot / 403 / 429 / 521: the run ends
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlparse
 
 import scrapy
 from scrapy.exceptions import CloseSpider
+from scrapy.http import Response
 from twisted.python.failure import Failure
+
+from spiders.parsers.common import ParseError, detect_block
+
+T = TypeVar("T")
 
 
 def parse_since(value: str | datetime | None) -> datetime | None:
@@ -67,6 +73,39 @@ class SlukhSpider(scrapy.Spider):
         if self.since is not None:
             return published_at < self.since  # the item at the cursor is re-read: dedupe keeps one
         return self.horizon and published_at < self.horizon_start
+
+    def usable(self, response: Response, what: str, *, expect_json: bool = False) -> bool:
+        """True when the response is content to parse. An anti-bot answer stops the crawl
+        (``blocked``); any other non-200 answer is a counted error with its URL."""
+        reason = detect_block(response.status, response.headers, response.body,
+                              expect_json=expect_json)
+        if reason:
+            self.block(reason, response.url)
+        if response.status != 200:
+            self.error(f"HTTP {response.status} for {what}", response.url)
+            return False
+        return True
+
+    def parse_with(self, response: Response, parse: Callable[[list[ParseError]], T]) -> T | None:
+        """Run a pure parser given its ``errors`` list: bad records are counted with their
+        URLs; a page that cannot be parsed at all is counted too and gives None."""
+        bad: list[ParseError] = []
+        try:
+            result = parse(bad)
+        except ParseError as exc:
+            self.error(exc.reason, response.url)
+            return None
+        for exc in bad:
+            self.error(str(exc), exc.url)
+        self.pages_parsed += 1
+        return result
+
+    def fresh(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items newer than the cursor; meeting an old one ends the paging."""
+        kept = [it for it in items if not self.is_old(it["published_at"])]
+        if len(kept) < len(items):
+            self.reached_known = True
+        return kept
 
     def on_error(self, failure: Failure) -> None:
         """Network errors after retries, robots.txt refusals: counted, with the URL."""

@@ -14,7 +14,6 @@ from urllib.parse import urlparse
 
 from scrapy.http import Request, Response
 
-from spiders.parsers.banki import detect_block
 from spiders.parsers.dgis import (
     API_PAGE,
     SOURCE,
@@ -79,11 +78,7 @@ class DgisSpider(SlukhSpider):
         yield self._request(self.firm_url, self.parse_firm, 1)
 
     def parse_firm(self, response: Response, page: int) -> Iterator[dict[str, Any] | Request]:
-        reason = detect_block(response.status, response.headers, response.body)
-        if reason:
-            self.block(reason, response.url)
-        if response.status != 200:
-            self.error(f"HTTP {response.status} for the firm page", response.url)
+        if not self.usable(response, "the firm page"):
             return
         declared = _CHARSET.search(response.headers.get("Content-Type", b"").decode("latin-1"))
         bad: list[ParseError] = []
@@ -105,11 +100,7 @@ class DgisSpider(SlukhSpider):
             self.error(f"the reviews API refused the request (HTTP {response.status}: "
                        f"{response.text[:200]}); check ${KEY_ENV}", response.url)
             return
-        reason = detect_block(response.status, response.headers, response.body, expect_json=True)
-        if reason:
-            self.block(reason, response.url)
-        if response.status != 200:
-            self.error(f"HTTP {response.status} for the reviews API", response.url)
+        if not self.usable(response, "the reviews API", expect_json=True):
             return
         bad: list[ParseError] = []
         try:

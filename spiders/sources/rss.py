@@ -16,7 +16,6 @@ from urllib.parse import urljoin, urlparse
 
 from scrapy.http import Request, Response
 
-from spiders.parsers.banki import ParseError, detect_block
 from spiders.parsers.rss import SOURCE, parse_feed
 from spiders.sources.base import SlukhSpider
 
@@ -69,29 +68,18 @@ class RssSpider(SlukhSpider):
                        cb_kwargs={"page": page}, meta={"handle_httpstatus_all": True})
 
     def parse_feed(self, response: Response, page: int) -> Iterator[dict[str, Any] | Request]:
-        reason = detect_block(response.status, response.headers, response.body)
-        if reason:
-            self.block(reason, response.url)
-        if response.status != 200:
-            self.error(f"HTTP {response.status} for the feed", response.url)
+        if not self.usable(response, "the feed"):
             return
-        bad: list[ParseError] = []
-        try:
-            items, next_url, entries = parse_feed(
+        parsed = self.parse_with(response, lambda bad: parse_feed(
                 response.body, feed_url=response.url, brand=self.brand,
                 target_id=self.target_id, aliases=self.aliases,
                 header_charset=_charset(response), fallback_published=_http_date(response),
-                errors=bad)
-        except ParseError as exc:
-            self.error(exc.reason, response.url)
+                errors=bad))
+        if parsed is None:
             return
-        for exc in bad:
-            self.error(str(exc), exc.url)
-        self.pages_parsed += 1
+        items, next_url, entries = parsed
         self.crawler.stats.inc_value("slukh/feed_entries", entries)
-        fresh = [it for it in items if not self.is_old(it["published_at"])]
-        if len(fresh) < len(items):
-            self.reached_known = True
+        fresh = self.fresh(items)
         yield from fresh
         if next_url and not self.reached_known and (self.max_pages is None
                                                     or page < self.max_pages):

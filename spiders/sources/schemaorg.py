@@ -14,7 +14,6 @@ from urllib.parse import urljoin, urlparse
 
 from scrapy.http import Request, Response
 
-from spiders.parsers.banki import ParseError, detect_block
 from spiders.parsers.schemaorg import SOURCE, parse_review_page
 from spiders.sources.base import SlukhSpider
 
@@ -42,26 +41,15 @@ class SchemaOrgSpider(SlukhSpider):
                        cb_kwargs={"page": page}, meta={"handle_httpstatus_all": True})
 
     def parse_page(self, response: Response, page: int) -> Iterator[dict[str, Any] | Request]:
-        reason = detect_block(response.status, response.headers, response.body)
-        if reason:
-            self.block(reason, response.url)
-        if response.status != 200:
-            self.error(f"HTTP {response.status} for the review page", response.url)
+        if not self.usable(response, "the review page"):
             return
-        bad: list[ParseError] = []
-        try:
-            items, next_url = parse_review_page(response.text, page_url=response.url,
+        parsed = self.parse_with(response, lambda bad: parse_review_page(response.text, page_url=response.url,
                                                 brand=self.brand, target_id=self.target_id,
-                                                errors=bad)
-        except ParseError as exc:
-            self.error(exc.reason, response.url)
+                                                errors=bad))
+        if parsed is None:
             return
-        for exc in bad:
-            self.error(str(exc), exc.url)
-        self.pages_parsed += 1
-        fresh = [it for it in items if not self.is_old(it["published_at"])]
-        if len(fresh) < len(items):
-            self.reached_known = True
+        items, next_url = parsed
+        fresh = self.fresh(items)
         yield from fresh
         if next_url and not self.reached_known and (self.max_pages is None
                                                     or page < self.max_pages):

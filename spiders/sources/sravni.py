@@ -11,7 +11,6 @@ from typing import Any
 
 from scrapy.http import Request, Response
 
-from spiders.parsers.banki import detect_block
 from spiders.parsers.sravni import (
     OBJECT_TYPES,
     PAGE_SIZE,
@@ -68,28 +67,17 @@ class SravniRuSpider(SlukhSpider):
         yield self.list_request(0)
 
     def parse_list(self, response: Response, page: int) -> Iterator[dict[str, Any] | Request]:
-        reason = detect_block(response.status, response.headers, response.body, expect_json=True)
-        if reason:
-            self.block(reason, response.url)
-        if response.status != 200:
-            self.error(f"HTTP {response.status} for the review list", response.url)
+        if not self.usable(response, "the review list", expect_json=True):
             return
-        bad: list[ParseError] = []
-        try:
-            items, total, records = parse_reviews_page(
+        parsed = self.parse_with(response, lambda bad: parse_reviews_page(
                 response.body, brand=self.brand, target_id=self.target_id,
                 base_url=self.base_url, page_url=response.url, object_type=self.object_type,
-                object_key=self.alias, errors=bad)
-        except ParseError as exc:
-            self.error(exc.reason, response.url)
+                object_key=self.alias, errors=bad))
+        if parsed is None:
             return
-        for exc in bad:
-            self.error(str(exc), exc.url)
-        self.pages_parsed += 1
+        items, total, records = parsed
         self.records_seen += records
-        fresh = [it for it in items if not self.is_old(it["published_at"])]
-        if len(fresh) < len(items):
-            self.reached_known = True
+        fresh = self.fresh(items)
         yield from fresh
         more = not self.reached_known and (total is None or self.records_seen < total)
         within = self.max_pages is None or page + 1 < self.max_pages

@@ -12,7 +12,7 @@ from typing import Any
 
 from scrapy.http import Request, Response
 
-from spiders.parsers.banki import ParseError, detect_block
+from spiders.parsers.common import detect_block
 from spiders.parsers.telegram import SOURCE, parse_channel_page
 from spiders.sources.base import SlukhSpider
 
@@ -54,24 +54,17 @@ class TelegramSpider(SlukhSpider):
                        "public web preview (or does not exist); check the channel name",
                        response.url)
             return
-        if response.status != 200:
-            self.error(f"HTTP {response.status} for the channel page", response.url)
+        if not self.usable(response, "the channel page"):
             return
-        bad: list[ParseError] = []
-        try:
-            items, before = parse_channel_page(response.body, brand=self.brand,
-                                               target_id=self.target_id,
-                                               page_url=response.url, errors=bad)
-        except ParseError as exc:
-            self.error(exc.reason, response.url)
+        errors_before = len(self.errors)
+        parsed = self.parse_with(response, lambda bad: parse_channel_page(
+            response.body, brand=self.brand, target_id=self.target_id, page_url=response.url,
+            errors=bad))
+        if parsed is None:
             return
-        for exc in bad:
-            self.error(str(exc), exc.url)
-        self.pages_parsed += 1
-        fresh = [it for it in items if not self.is_old(it["published_at"])]
-        if len(fresh) < len(items):
-            self.reached_known = True
+        items, before = parsed
+        fresh = self.fresh(items)
         yield from reversed(fresh)  # newest first, like every other source
-        more = not self.reached_known and before is not None and (items or bad)
+        more = not self.reached_known and before is not None and (items or len(self.errors) > errors_before)
         if more and (self.max_pages is None or page < self.max_pages):
             yield self.page_request(before, page + 1)

@@ -20,7 +20,7 @@ from scrapy.http import Request, Response
 from scrapy.settings import BaseSettings
 from w3lib.url import add_or_replace_parameter, url_query_cleaner
 
-from spiders.parsers.banki import ParseError, detect_block
+
 from spiders.parsers.vk import (
     API_VERSION,
     SOURCE,
@@ -131,32 +131,19 @@ class VkSpider(SlukhSpider):
         return self.api_request("newsfeed.search", self.parse_search, params, page=page)
 
     def _checked(self, response: Response) -> bool:
-        """Blocks end the crawl; HTTP errors are counted; True when the body is worth parsing."""
-        reason = detect_block(response.status, response.headers, response.body, expect_json=True)
-        if reason:
-            self.block(reason, response.url)
-        if response.status != 200:
-            self.error(f"HTTP {response.status} from the VK API", response.url)
-            return False
-        return True
+        return self.usable(response, "the VK API", expect_json=True)
 
     def _parse(self, parser: Any, response: Response, **kwargs: Any) -> tuple[list[Any], Any]:
-        bad: list[ParseError] = []
         try:
-            items, more = parser(response.body, brand=self.brand, target_id=self.target_id,
-                                 api_url=response.url, errors=bad, **kwargs)
-        except VkApiError as exc:
+            parsed = self.parse_with(response, lambda bad: parser(
+                response.body, brand=self.brand, target_id=self.target_id,
+                api_url=response.url, errors=bad, **kwargs))
+        except VkApiError as exc:   # the API's own error object: blocked or counted
             if exc.stop:
                 self.block(str(exc), response.url)
             self.error(str(exc), response.url)
             return [], None
-        except ParseError as exc:
-            self.error(exc.reason, response.url)
-            return [], None
-        for exc in bad:
-            self.error(str(exc), exc.url)
-        self.pages_parsed += 1
-        return items, more
+        return parsed if parsed is not None else ([], None)
 
     def _fresh(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         fresh = [it for it in items if not self.is_old(it["published_at"])]
