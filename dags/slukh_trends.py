@@ -1,7 +1,10 @@
 """Trends and spikes: every hour, and as soon as classification updated the labels.
 
 refresh the daily aggregates → detect spikes for the run's Moscow day and record them in
-the ``alerts`` table (the alert channel, for now; sending to Telegram/e-mail comes later).
+the ``alerts`` table → deliver new alerts to the departments owning their root causes
+(routing.yaml; SMTP / Telegram / webhooks from the environment, plus the outbox folder).
+A delivery that fails is recorded in ``deliveries`` and retried by the next run; one that
+succeeded is never repeated.
 """
 from __future__ import annotations
 
@@ -32,7 +35,14 @@ def slukh_trends():
         return [{"day": str(day), "brand": s.brand, "root_cause": s.root_cause,
                  "observed": s.observed, "severity": s.severity} for s in found]
 
-    alerts(trends())
+    @task(**WRITER)
+    def send(_: list[dict]) -> dict:
+        from slukh.config import Settings
+        from slukh.pipeline import send_alerts
+        rep = send_alerts(Settings.from_env())
+        return {"sent": len(rep.sent), "failed": [f"{i} via {c}: {e}" for i, c, _, e in rep.failed]}
+
+    send(alerts(trends()))
 
 
 slukh_trends()

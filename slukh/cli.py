@@ -120,12 +120,24 @@ def trends() -> None:
     console.print(f"{n} daily aggregate rows for {mv}")
 
 
+Send = Annotated[bool, typer.Option("--send", help="Also deliver by the channels configured in "
+                                    "routing.yaml and the environment (SMTP, Telegram, webhooks, outbox).")]
+
+
 @app.command()
-def alerts(day: Day = None) -> None:
-    """Detect complaint spikes for a day and record them as alerts."""
+def alerts(day: Day = None, send: Send = False) -> None:
+    """Detect complaint spikes for a day and record them as alerts; --send delivers new ones."""
     from slukh import pipeline
     d, found = pipeline.detect_alerts(_settings(), _day(day))
     _print_spikes(d, found)
+    if send:
+        _print_delivery(pipeline.send_alerts(_settings()))
+
+
+def _print_delivery(rep) -> None:  # noqa: ANN001 — warehouse.delivery.DeliveryReport
+    console.print(f"delivered {len(rep.sent)}, already sent before {rep.skipped}, failed {len(rep.failed)}")
+    for item, channel, recipient, err in rep.failed:
+        console.print(f"[yellow]not delivered[/] {item} via {channel} to {recipient}: {err}")
 
 
 def _print_spikes(d: date, found: list) -> None:
@@ -137,11 +149,17 @@ def _print_spikes(d: date, found: list) -> None:
 
 
 @app.command()
-def digest(day: Day = None) -> None:
-    """Write the daily digest (HTML, text, chart) into the outbox folder."""
+def digest(day: Day = None, send: Send = False) -> None:
+    """Write the daily digest (HTML, text, chart) into the outbox folder; --send e-mails it."""
     from slukh import pipeline
     files = pipeline.digest(_settings(), _day(day))
     console.print(f"digest: {files.html}\n        {files.text}")
+    if send:
+        _print_delivery(pipeline.send_digest(_settings(), files, _day(day) or _digest_day(files)))
+
+
+def _digest_day(files) -> date:  # noqa: ANN001
+    return date.fromisoformat(files.html.stem.removeprefix("digest-"))
 
 
 @app.command()

@@ -187,3 +187,33 @@ def digest(settings: Settings, day: date | None = None,
         mv = model_version or latest_model_version(con)
         day = day or latest_day(con)
         return write_digest(con, mv, day, settings.outbox, brand_names=names, cause_names=causes)
+
+
+def send_alerts(settings: Settings, day: date | None = None):  # -> DeliveryReport
+    """Deliver every new alert to the department owning its root cause (routing.yaml).
+
+    Channels come from the environment (SMTP, Telegram bot, webhooks in routing.yaml) plus
+    the outbox folder; a delivery that fails is recorded and retried on the next call,
+    one that succeeded is never repeated.
+    """
+    from nlp.taxonomy import load_taxonomy
+    from warehouse.channels.routing import load_routing
+    from warehouse.delivery import channels_from_env, deliver_alerts
+
+    routing = load_routing(known_causes=load_taxonomy().ids)
+    with warehouse(settings) as con:
+        return deliver_alerts(con, routing, day=day,
+                              brand_names={b.id: b.name for b in settings.brands()},
+                              channels=channels_from_env(outbox=settings.outbox))
+
+
+def send_digest(settings: Settings, files: DigestFiles, day: date):  # -> DeliveryReport
+    """E-mail a written digest to the departments routing.yaml names (once per day)."""
+    from nlp.taxonomy import load_taxonomy
+    from warehouse.channels.routing import load_routing
+    from warehouse.delivery import channels_from_env, deliver_digest
+
+    routing = load_routing(known_causes=load_taxonomy().ids)
+    with warehouse(settings) as con:
+        return deliver_digest(con, routing, files.html, files.text, files.chart, day,
+                              channels=channels_from_env(outbox=settings.outbox))

@@ -58,6 +58,13 @@ def run_all(settings: Settings, *, site: str | None = None, day: date | None = N
     for s in found:
         console.print(f"  [bold red]spike[/] {d} {s.brand} / {s.root_cause}: {s.observed} complaints, "
                       f"usually {s.expected:.1f} (×{s.ratio:.1f}, severity {s.severity}/10)")
+    rep = pipeline.send_alerts(settings)
+    summary["delivery"] = rep
+    if rep.sent or rep.failed:
+        channels = sorted({c for _, c, _ in rep.sent})
+        console.print(f"  delivered {len(rep.sent)} ({', '.join(channels) or 'none'}; outbox: {settings.outbox})")
+    if rep.failed:
+        console.print(f"  [yellow]{len(rep.failed)} not delivered[/]: {rep.failed[0][3]}")
     step("6/6 digest")
     files = pipeline.digest(settings, d, mv)
     summary["digest"] = files

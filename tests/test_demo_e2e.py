@@ -81,6 +81,9 @@ def test_the_planted_spike_is_found_and_named_in_the_digest(demo):
     assert "Заря Банк" in text and "ВСПЛЕСК" in text
     spike_lines = [l for l in text.splitlines() if l.startswith("!! ВСПЛЕСК")]
     assert any("Очеред" in l or "ожидан" in l.lower() for l in spike_lines), spike_lines
+    # routed to the department owning waiting_time (routing.yaml), via the outbox channel
+    routed = (home / "outbox" / "operations").glob("alert-*.txt")
+    assert any("Заря Банк" in p.read_text(encoding="utf-8") for p in routed)
 
 
 def test_query_answers_and_a_second_run_adds_nothing(demo):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-WRITERS = {"slukh_classify": {"classify"}, "slukh_trends": {"trends", "alerts"},
+WRITERS = {"slukh_classify": {"classify"}, "slukh_trends": {"trends", "alerts", "send"},
            "slukh_digest": {"digest"}, "slukh_backfill": {"label", "trends", "alerts"}}
 
 
