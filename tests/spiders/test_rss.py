@@ -12,7 +12,7 @@ from scrapy.utils.test import get_crawler
 
 from slukh.mocksite import MockSite, Reply
 from slukh.mocksite import rss as mock
-from spiders.parsers.banki import ParseError
+from spiders.parsers.common import ParseError
 from spiders.parsers.rss import decode_feed, declared_encodings, parse_feed
 from spiders.run import run_crawl
 from spiders.sources.rss import RssSpider

@@ -13,7 +13,7 @@ from scrapy.utils.test import get_crawler
 
 from slukh.mocksite import MockSite
 from slukh.mocksite import schemaorg as mock
-from spiders.parsers.banki import ParseError
+from spiders.parsers.common import ParseError
 from spiders.parsers.schemaorg import (
     extract_nodes,
     find_reviews,

@@ -12,7 +12,7 @@ from scrapy.utils.test import get_crawler
 
 from slukh.mocksite import MockSite, Reply
 from slukh.mocksite import telegram as mock
-from spiders.parsers.banki import ParseError
+from spiders.parsers.common import ParseError
 from spiders.parsers.telegram import parse_channel_page, parse_views
 from spiders.run import run_crawl
 from spiders.sources.telegram import TelegramSpider

@@ -15,7 +15,7 @@ from scrapy.utils.test import get_crawler
 
 from slukh.mocksite import MockSite
 from slukh.mocksite import vk as mock
-from spiders.parsers.banki import ParseError
+from spiders.parsers.common import ParseError
 from spiders.parsers.vk import VkApiError, parse_comments, parse_search, parse_wall
 from spiders.run import run_crawl
 from spiders.sources.vk import VkSpider, VkTokenMiddleware
