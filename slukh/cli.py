@@ -233,6 +233,30 @@ def airflow_status() -> None:
 
 
 @app.command()
+def dictionary(out_file: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of printing.")] = None) -> None:
+    """Print the data dictionary (tables, views, columns, comments) from the live schema."""
+    from slukh import pipeline
+    from warehouse.export import data_dictionary
+    with pipeline.warehouse(_settings()) as con:
+        text = data_dictionary(con)
+    if out_file:
+        out_file.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out_file}")
+    else:
+        print(text)
+
+
+@app.command()
+def export(out_dir: Annotated[Path, typer.Option("--out", help="Folder for the Parquet files.")] = Path("var/export")) -> None:
+    """Export the analyst views to Parquet, partitioned by day and brand."""
+    from slukh import pipeline
+    from warehouse.export import export_parquet
+    with pipeline.warehouse(_settings(), read_only=True) as con:
+        for view, path in export_parquet(con, out_dir).items():
+            console.print(f"{view:20s} → {path}")
+
+
+@app.command()
 def migrate() -> None:
     """Create or upgrade the warehouse schema in place."""
     from slukh import pipeline

@@ -131,7 +131,10 @@ def save(con: duckdb.DuckDBPyConnection, model_version: str, spikes: list[Spike]
     with transaction(con):
         for s in spikes:
             con.execute(
-                """INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?)
+                """INSERT INTO alerts (alert_id, rule, brand, root_cause, day, model_version,
+                                      observed, expected, ratio, p_value, severity, status,
+                                      evidence, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?)
                    ON CONFLICT (alert_id) DO UPDATE SET observed = excluded.observed,
                      expected = excluded.expected, ratio = excluded.ratio,
                      p_value = excluded.p_value, severity = excluded.severity,
