@@ -10,9 +10,9 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from warehouse.digest_data import BrandDay, brand_days
+from warehouse.templating import template_env
 
 
 ALL_CAUSES = {"_all": "все жалобы"}
@@ -23,21 +23,6 @@ class DigestFiles:
     html: Path
     text: Path
     chart: Path | None
-
-
-def _short(text: str, n: int = 280) -> str:
-    """One line, at most ``n`` characters: reviews keep their own line breaks otherwise."""
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
-
-
-def _env() -> Environment:
-    env = Environment(loader=PackageLoader("warehouse", "templates"),
-                      autoescape=select_autoescape(["html", "html.j2"], default=False),
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["short"] = _short
-    env.filters["signed"] = lambda x: f"{x:+.1f}"
-    return env
 
 
 def render_chart(days: list[BrandDay], path: Path, day: date) -> Path | None:
@@ -75,7 +60,7 @@ def write_digest(con: duckdb.DuckDBPyConnection, model_version: str, day: date, 
     chart = render_chart(days, stem.with_suffix(".png"), day)
     ctx = {"day": day, "brands": days, "chart": chart.name if chart else None,
            "cause": lambda c: {**ALL_CAUSES, **(cause_names or {})}.get(c, c), "model_version": model_version}
-    env = _env()
+    env = template_env()
     html = stem.with_suffix(".html")
     html.write_text(env.get_template("digest.html.j2").render(**ctx), encoding="utf-8")
     text = stem.with_suffix(".txt")

@@ -13,9 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from warehouse.channels.base import Message
+from warehouse.templating import short, template_env
 
 CHART_CID = "chart@slukh"
 
@@ -48,19 +47,6 @@ class AlertView:
 
 def safe_url(url: str | None) -> str | None:
     return url if url and url.lower().startswith(("http://", "https://")) else None
-
-
-def short(text: str, n: int = 280) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
-
-
-def _env() -> Environment:
-    env = Environment(loader=PackageLoader("warehouse", "templates"),
-                      autoescape=select_autoescape(["html", "html.j2"], default=False),
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["short"] = short
-    return env
 
 
 def subject(a: AlertView) -> str:
@@ -116,7 +102,7 @@ def _payload(a: AlertView) -> dict[str, Any]:
 
 def render_alert(a: AlertView, *, chart: bool = True) -> Message:
     png = chart_png(a) if chart else None
-    env = _env()
+    env = template_env()
     ctx = {"a": a, "subject": subject(a), "chart_cid": CHART_CID if png else None}
     text = env.get_template("alert.txt.j2").render(**ctx)
     return Message(subject=subject(a), text=text,
