@@ -16,7 +16,12 @@ from typing import Any
 
 from parsel import Selector
 
-from spiders.parsers.common import ParseError, detect_block  # noqa: F401  (re-exported)
+from spiders.parsers.common import (  # noqa: F401  (ParseError, detect_block re-exported)
+    ParseError,
+    collect_items,
+    detect_block,
+    json_list_page,
+)
 from spiders.parsers.text import html_to_text, iso_to_utc, moscow_to_utc
 
 SOURCE = "banki_ru"
@@ -50,24 +55,9 @@ def parse_ajax_list(
     so one odd review does not cost the other 24.
     """
     list_url = f"{base_url}/services/responses/list/ajax/"
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ParseError(f"ajax list is not JSON: {exc}", list_url) from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
-        raise ParseError("ajax list has no 'data' array", list_url)
-    total = payload.get("total")
-    if total is not None and not isinstance(total, int):
-        raise ParseError(f"ajax list 'total' is not an integer: {total!r}", list_url)
-
-    items: list[dict[str, Any]] = []
-    for record in payload["data"]:
-        try:
-            items.append(_ajax_item(record, brand=brand, target_id=target_id, base_url=base_url))
-        except ParseError as exc:
-            if errors is None:
-                raise
-            errors.append(exc)
+    records, total = json_list_page(body, list_url, "ajax list", "data")
+    items = collect_items(records, lambda r: _ajax_item(r, brand=brand, target_id=target_id,
+                                                        base_url=base_url), errors)
     return items, total
 
 

@@ -5,8 +5,9 @@ Pure functions over bytes/text, so they can be tested on saved pages without Scr
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
@@ -87,3 +88,37 @@ def detect_block(
             "or the request lost its X-Requested-With header"
         )
     return None
+
+
+def collect_items(records: Iterable[Any], build: Callable[[Any], dict[str, Any] | None],
+                  errors: list[ParseError] | None) -> list[dict[str, Any]]:
+    """Build an item from each record. A bad record raises, or, when ``errors`` is given,
+    is appended there and skipped, so one odd review does not cost the whole page.
+    ``build`` may return None for records that are not items (deleted, ads, pinned notes)."""
+    items = []
+    for record in records:
+        try:
+            item = build(record)
+        except ParseError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
+            continue
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def json_list_page(body: str | bytes, url: str, what: str, key: str) -> tuple[list[Any], int | None]:
+    """The record list under ``key`` and the integer ``total`` of a JSON list page; a body
+    that is not that shape (truncated, an HTML shell, renamed fields) raises ParseError."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParseError(f"{what} is not JSON (truncated?): {exc}", url) from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get(key), list):
+        raise ParseError(f"{what} has no '{key}' array", url)
+    total = payload.get("total")
+    if total is not None and not isinstance(total, int):
+        raise ParseError(f"{what} 'total' is not an integer: {total!r}", url)
+    return payload[key], total

@@ -13,11 +13,10 @@ Facts the code relies on (from a real saved page, see tests/fixtures/sravni_ru/R
 from __future__ import annotations
 
 import html
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from spiders.parsers.common import ParseError
+from spiders.parsers.common import ParseError, collect_items, json_list_page
 from spiders.parsers.text import MOSCOW, html_to_text, iso_to_utc
 
 SOURCE = "sravni_ru"
@@ -92,25 +91,11 @@ def parse_reviews_page(
     given: then it is appended there and skipped, so one odd review does not cost the page.
     ``records_on_page`` counts good and bad records: paging must not stop at a bad one.
     """
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ParseError(f"review list is not JSON (truncated?): {exc}", page_url) from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
-        raise ParseError("review list has no 'items' array", page_url)
-    total = payload.get("total")
-    if total is not None and not isinstance(total, int):
-        raise ParseError(f"review list 'total' is not an integer: {total!r}", page_url)
-    items: list[dict[str, Any]] = []
-    for record in payload["items"]:
-        try:
-            items.append(_item(record, brand=brand, target_id=target_id, base_url=base_url,
-                               object_type=object_type, object_key=object_key))
-        except ParseError as exc:
-            if errors is None:
-                raise
-            errors.append(exc)
-    return items, total, len(payload["items"])
+    records, total = json_list_page(body, page_url, "review list", "items")
+    items = collect_items(records, lambda r: _item(r, brand=brand, target_id=target_id,
+                                                   base_url=base_url, object_type=object_type,
+                                                   object_key=object_key), errors)
+    return items, total, len(records)
 
 
 def _item(record: Any, *, brand: str, target_id: str, base_url: str, object_type: str,

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from parsel import Selector
 
-from spiders.parsers.common import ParseError
+from spiders.parsers.common import ParseError, collect_items
 from spiders.parsers.text import html_to_text, iso_to_utc
 
 SOURCE = "telegram"
@@ -91,17 +91,8 @@ def parse_channel_page(
             "or has its public web preview turned off",
             page_url,
         )
-    items: list[dict[str, Any]] = []
-    for wrap in wraps:
-        try:
-            item = _post_item(wrap, brand=brand, target_id=target_id, page_url=page_url)
-        except ParseError as exc:
-            if errors is None:
-                raise
-            errors.append(exc)
-            continue
-        if item is not None:
-            items.append(item)
+    items = collect_items(wraps, lambda w: _post_item(w, brand=brand, target_id=target_id,
+                                                      page_url=page_url), errors)
     return items, _before_id(page)
 
 

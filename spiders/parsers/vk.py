@@ -14,7 +14,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from spiders.parsers.common import ParseError
+from spiders.parsers.common import ParseError, collect_items
 from spiders.parsers.text import html_to_text
 
 SOURCE = "vk"
@@ -99,26 +99,11 @@ def _post_item(post: Any, *, brand: str, target_id: str, api_url: str) -> dict[s
     }
 
 
-def _collect(records: list[Any], build: Any, errors: list[ParseError] | None) -> list[Any]:
-    items = []
-    for record in records:
-        try:
-            item = build(record)
-        except ParseError as exc:
-            if errors is None:
-                raise
-            errors.append(exc)
-            continue
-        if item is not None:
-            items.append(item)
-    return items
-
-
 def parse_wall(body: str | bytes, *, brand: str, target_id: str, api_url: str,
                errors: list[ParseError] | None = None) -> tuple[list[dict[str, Any]], int | None]:
     """``wall.get`` → (items newest first, the wall's total ``count``)."""
     response = api_response(body, api_url)
-    items = _collect(response["items"], lambda p: _post_item(
+    items = collect_items(response["items"], lambda p: _post_item(
         p, brand=brand, target_id=target_id, api_url=api_url), errors)
     return items, _count(response)
 
@@ -127,7 +112,7 @@ def parse_search(body: str | bytes, *, brand: str, target_id: str, api_url: str,
                  errors: list[ParseError] | None = None) -> tuple[list[dict[str, Any]], str | None]:
     """``newsfeed.search`` → (items newest first, ``next_from`` cursor or None at the end)."""
     response = api_response(body, api_url)
-    items = _collect(response["items"], lambda p: _post_item(
+    items = collect_items(response["items"], lambda p: _post_item(
         p, brand=brand, target_id=target_id, api_url=api_url), errors)
     next_from = response.get("next_from")
     return items, (str(next_from) if next_from else None)
@@ -170,7 +155,7 @@ def parse_comments(body: str | bytes, *, owner_id: int, post_id: int, brand: str
         thread = comment.get("thread") if isinstance(comment, dict) else None
         if isinstance(thread, dict) and isinstance(thread.get("items"), list):
             records += [(reply, comment.get("id")) for reply in thread["items"]]
-    items = _collect(records, lambda r: _comment_item(
+    items = collect_items(records, lambda r: _comment_item(
         r[0], owner_id=owner_id, post_id=post_id, brand=brand, target_id=target_id,
         api_url=api_url, parent=r[1]), errors)
     return items, _count(response)
