@@ -21,6 +21,7 @@ from spiders.parsers.common import (  # noqa: F401  (ParseError, detect_block re
     collect_items,
     detect_block,
     json_list_page,
+    star_rating,
 )
 from spiders.parsers.text import html_to_text, iso_to_utc, moscow_to_utc
 
@@ -29,15 +30,6 @@ PAGE_SIZE = 25
 
 _REVIEW_ID_IN_URL = re.compile(r"/response/(\d+)/?")
 _COMMON_EXTRA_KEYS = ("commentCount", "isCountable", "resolutionIsApproved", "agentAnswerText")
-
-
-def _rating(value: Any) -> int | None:
-    """banki.ru grades are 1..5; null or anything else means 'no rating given'."""
-    try:
-        grade = int(value)
-    except (TypeError, ValueError):
-        return None
-    return grade if 1 <= grade <= 5 else None
 
 
 def parse_ajax_list(
@@ -77,7 +69,7 @@ def _ajax_item(record: Any, *, brand: str, target_id: str, base_url: str) -> dic
     company = record.get("company")
     if isinstance(company, dict):
         extra["company"] = {k: company.get(k) for k in ("id", "code", "name") if k in company}
-    if _rating(record.get("grade")) is None and record.get("grade") is not None:
+    if star_rating(record.get("grade")) is None and record.get("grade") is not None:
         extra["grade_raw"] = record.get("grade")
     title = html_to_text(record.get("title") or "") or None
     return {
@@ -88,7 +80,7 @@ def _ajax_item(record: Any, *, brand: str, target_id: str, base_url: str) -> dic
         "url": url,
         "title": title,
         "text": text,
-        "rating": _rating(record.get("grade")),
+        "rating": star_rating(record.get("grade")),
         "published_at": published_at,
         "author": None,  # the ajax list carries no author
         "extra": extra,
@@ -185,7 +177,7 @@ def _jsonld_item(
         "url": url,
         "title": title,
         "text": text,
-        "rating": _rating(rating.get("ratingValue")) if isinstance(rating, dict) else None,
+        "rating": star_rating(rating.get("ratingValue")) if isinstance(rating, dict) else None,
         "published_at": published_at,
         "author": _author_name(review.get("author")),
         "extra": {"jsonld_shape": "reviewBody" if review.get("reviewBody") else "description"},

@@ -90,6 +90,16 @@ def detect_block(
     return None
 
 
+def star_rating(value: Any) -> int | None:
+    """A 1..5 star rating from a number or numeric string; null or anything else means
+    'no rating given' (kept as None, never a made-up 0)."""
+    try:
+        grade = int(value)
+    except (TypeError, ValueError):
+        return None
+    return grade if 1 <= grade <= 5 else None
+
+
 def collect_items(records: Iterable[Any], build: Callable[[Any], dict[str, Any] | None],
                   errors: list[ParseError] | None) -> list[dict[str, Any]]:
     """Build an item from each record. A bad record raises, or, when ``errors`` is given,

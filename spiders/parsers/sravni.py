@@ -16,7 +16,7 @@ import html
 from datetime import UTC, datetime
 from typing import Any
 
-from spiders.parsers.common import ParseError, collect_items, json_list_page
+from spiders.parsers.common import ParseError, collect_items, json_list_page, star_rating
 from spiders.parsers.text import MOSCOW, html_to_text, iso_to_utc
 
 SOURCE = "sravni_ru"
@@ -51,14 +51,6 @@ def _plain(value: Any) -> str:
     if not isinstance(value, str):
         return ""
     return html_to_text(html.escape(value, quote=False), keep_newlines=True)
-
-
-def _rating(value: Any) -> int | None:
-    try:
-        grade = int(value)
-    except (TypeError, ValueError):
-        return None
-    return grade if 1 <= grade <= 5 else None
 
 
 def published_at(record: dict[str, Any]) -> datetime:
@@ -123,7 +115,7 @@ def _item(record: Any, *, brand: str, target_id: str, base_url: str, object_type
         "url": url,
         "title": _plain(record.get("title")) or None,
         "text": text,
-        "rating": _rating(record.get("rating")),
+        "rating": star_rating(record.get("rating")),
         "published_at": published,
         "author": author,
         "extra": extra,
