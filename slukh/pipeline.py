@@ -11,13 +11,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 import json
+from typing import Any
 
 import duckdb
 
 from slukh.config import Brand, Settings, Target
 from warehouse import labels as label_store
 from warehouse import spikes, trends
-from warehouse.db import connect, transaction
+from warehouse.db import connect, publish_snapshot, transaction
 from warehouse.digest import DigestFiles, write_digest
 from warehouse.load import LoadReport, load_staging
 from warehouse.migrate import migrate
@@ -26,14 +27,20 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def warehouse(settings: Settings, *, read_only: bool = False,
-              wait_s: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open (and, for writers, migrate) the warehouse; always closes it."""
+def warehouse(settings: Settings, *, read_only: bool = False, wait_s: float = 30.0,
+              snapshot: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open (and, for writers, migrate) the warehouse; always closes it.
+
+    ``snapshot=True`` (write steps that change data): when the block ends without an
+    error, publish the read snapshot that `slukh query` falls back to while a writer runs.
+    """
     con = connect(settings.db_path, read_only=read_only, wait_s=wait_s)
     try:
         if not read_only:
             migrate(con)
         yield con
+        if snapshot and not read_only:
+            publish_snapshot(con, settings.db_path)
     finally:
         con.close()
 
@@ -112,7 +119,7 @@ def load(settings: Settings) -> LoadReport:
     """Merge staged batches, then refresh near-duplicate clusters of the recent window."""
     from warehouse import neardup
 
-    with warehouse(settings) as con:
+    with warehouse(settings, snapshot=True) as con:
         sync_targets(con, settings)
         report = load_staging(con, settings.staging, settings.runs)
         if report.inserted or report.updated:
@@ -125,32 +132,47 @@ class ClassifyReport:
     model_version: str
     labelled: int
     pending_before: int
+    reused: int = 0          # mentions that took the label of an identical text in this run
+    activated: bool = False  # the version became the active one (new, or --relabel)
+    relabel: bool = False
 
 
 def classify(settings: Settings, *, chunk: int = 256,
-             progress: Callable[[int, int], None] | None = None) -> ClassifyReport:
-    """Label every mention that has no label for the current model version."""
-    from nlp.labeller import Labeller
+             progress: Callable[[int, int], None] | None = None,
+             relabel: bool = False, labeller: Any | None = None) -> ClassifyReport:
+    """Label every mention that has no label for the current model version.
 
-    labeller = Labeller(encoder=settings.encoder)
-    with warehouse(settings) as con:
-        todo = label_store.pending(con, labeller.model_version)
+    ``relabel=True`` labels every mention again with the current version and makes it
+    the active one; other versions' labels stay as they are. Mentions with the same text
+    and rating (reposts) are labelled once per run. A version seen for the first time is
+    registered and activated. ``labeller`` (tests) replaces the shipped model.
+    """
+    if labeller is None:
+        from nlp.labeller import Labeller
+
+        labeller = Labeller(encoder=settings.encoder)
+    mv = labeller.model_version
+    with warehouse(settings, snapshot=True) as con:
+        todo = label_store.all_mentions(con) if relabel else label_store.pending(con, mv)
+        groups = label_store.distinct_texts(todo)
         done = 0
-        for i in range(0, len(todo), chunk):
-            part = todo[i:i + chunk]
-            labs = labeller.label([r[2] for r in part], [r[3] for r in part])
-            done += label_store.write(con, labeller.model_version, [(r[0], r[1]) for r in part], labs)
+        for i in range(0, len(groups), chunk):
+            part = groups[i:i + chunk]
+            labs = labeller.label([g.text for g in part], [g.rating for g in part])
+            done += label_store.write_groups(con, mv, part, labs)
             if progress:
                 progress(done, len(todo))
-        return ClassifyReport(labeller.model_version, done, len(todo))
+        activated = label_store.register_version(con, mv, activate=relabel)
+        return ClassifyReport(mv, done, len(todo), reused=len(todo) - len(groups),
+                              activated=activated, relabel=relabel)
 
 
 def latest_model_version(con: duckdb.DuckDBPyConnection) -> str:
-    row = con.execute(
-        "SELECT model_version FROM labels ORDER BY labelled_at DESC LIMIT 1").fetchone()
-    if not row:
+    """The active model version (``slukh models``): what trends, alerts and the digest read."""
+    mv = label_store.active_model_version(con)
+    if mv is None:
         raise LookupError("no labels yet: run `slukh classify` first")
-    return row[0]
+    return mv
 
 
 def latest_day(con: duckdb.DuckDBPyConnection) -> date:
@@ -162,14 +184,14 @@ def latest_day(con: duckdb.DuckDBPyConnection) -> date:
 
 
 def refresh_trends(settings: Settings, model_version: str | None = None) -> tuple[str, int]:
-    with warehouse(settings) as con:
+    with warehouse(settings, snapshot=True) as con:
         mv = model_version or latest_model_version(con)
         return mv, trends.refresh_daily(con, mv)
 
 
 def detect_alerts(settings: Settings, day: date | None = None,
                   model_version: str | None = None) -> tuple[date, list[spikes.Spike]]:
-    with warehouse(settings) as con:
+    with warehouse(settings, snapshot=True) as con:
         mv = model_version or latest_model_version(con)
         day = day or latest_day(con)
         found = spikes.detect(con, mv, day)

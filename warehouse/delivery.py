@@ -180,9 +180,11 @@ def _view(con: duckdb.DuckDBPyConnection, row: tuple, routing: Routing, cause_na
            AND root_cause = ? AND day BETWEEN ? AND ? ORDER BY day""",
         [mv, brand, cause, day - timedelta(days=SERIES_DAYS), day]).fetchall()
     dept = routing.owner(cause)
+    from warehouse.incidents import explanation_lines
     return AlertView(alert_id, brand, brand_names.get(brand, brand), cause,
                      {"_all": "все жалобы", **cause_names}.get(cause, cause), dept.id, dept.name,
-                     day, observed, expected, ratio, p, sev, posts, series)
+                     day, observed, expected, ratio, p, sev, posts, series,
+                     explanation_lines(con, alert_id, dict(cause_names)))
 
 
 def deliver_alerts(con: duckdb.DuckDBPyConnection, routing: Routing, *, day: date | None = None,

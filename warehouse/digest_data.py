@@ -7,6 +7,8 @@ from datetime import date, timedelta
 
 import duckdb
 
+from warehouse.closed_loop import LoopLine, loop_lines
+
 USUAL_DAYS = 28
 
 
@@ -53,6 +55,7 @@ class BrandDay:
     notable: list[Post]
     alerts: list[AlertLine]
     series: list[tuple[date, int]]          # complaints per day, for the chart
+    loop: list[LoopLine] = field(default_factory=list)   # recent actions and their verdicts
 
 
 def _posts(con: duckdb.DuckDBPyConnection, ids: list[str]) -> list[Post]:
@@ -68,9 +71,12 @@ def _posts(con: duckdb.DuckDBPyConnection, ids: list[str]) -> list[Post]:
 
 def brand_days(con: duckdb.DuckDBPyConnection, model_version: str, day: date,
                brand_names: dict[str, str] | None = None) -> list[BrandDay]:
-    """Per brand: the day against the usual of the previous 28 days."""
+    """Per brand: the day against the usual of the previous 28 days, and the closed loop."""
     start = day - timedelta(days=USUAL_DAYS)
     out = []
+    loop: dict[str, list[LoopLine]] = {}
+    for line in loop_lines(con, model_version, day):
+        loop.setdefault(line.brand, []).append(line)
     brands = [r[0] for r in con.execute(
         "SELECT DISTINCT brand FROM daily_aggregates WHERE model_version = ? ORDER BY 1",
         [model_version]).fetchall()]
@@ -116,7 +122,8 @@ def brand_days(con: duckdb.DuckDBPyConnection, model_version: str, day: date,
             complaints=int(total[2] or 0), negatives=int(total[3] or 0),
             positives=int(total[4] or 0), usual_mentions=float(total[5] or 0),
             usual_complaints=float(total[6] or 0), avg_rating=total[7], causes=causes[:5],
-            notable=_posts(con, notable_ids), alerts=alerts, series=series))
+            notable=_posts(con, notable_ids), alerts=alerts, series=series,
+            loop=loop.get(brand, [])))
     # Brands with the most severe open alerts first, then the most complaints.
     return sorted(out, key=lambda b: (-max((a.severity for a in b.alerts), default=0),
                                       -b.complaints, b.brand))

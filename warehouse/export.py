@@ -9,7 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-PUBLIC_VIEWS = ("v_mentions", "v_daily_brand", "v_root_cause_trend", "v_alerts", "v_alert_lifecycle")
+PUBLIC_VIEWS = ("v_mentions", "v_daily_brand", "v_root_cause_trend", "v_alerts", "v_alert_lifecycle",
+                "v_share_of_voice", "v_daily_source", "v_closed_loop")
 
 
 def data_dictionary(con: duckdb.DuckDBPyConnection) -> str:
@@ -40,7 +41,9 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[str, P
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
     for view, partition in (("v_mentions", "day_msk, brand"), ("v_daily_brand", "brand"),
-                            ("v_root_cause_trend", "brand"), ("v_alerts", None)):
+                            ("v_root_cause_trend", "brand"), ("v_alerts", None),
+                            ("v_share_of_voice", "brand"), ("v_daily_source", "brand"),
+                            ("v_closed_loop", None)):
         target = out_dir / view
         opts = f"FORMAT parquet, PARTITION_BY ({partition}), OVERWRITE_OR_IGNORE" if partition \
             else "FORMAT parquet"

@@ -1,73 +1,54 @@
-import math
-from datetime import date, timedelta
+"""spikes.detect / spikes.save on hourly aggregates written directly (no labels needed)."""
+from datetime import date, datetime, timedelta
 
 import duckdb
-import pytest
 
 from warehouse.migrate import migrate
-from warehouse.spikes import detect, poisson_sf, robust_baseline, save, severity
+from warehouse.spikes import detect, save
+
+END = date(2026, 11, 20)
+SPIKE = datetime(2026, 11, 20, 9)          # UTC
 
 
-@pytest.mark.parametrize("k,lam,expected", [
-    (0, 3.0, 1.0),
-    (1, 0.5, 1 - math.exp(-0.5)),
-    (6, 2.0, 0.016563608480614),
-    (13, 1.0, 6.3597773e-11),
-    (3, 3.0, 0.57680991887),
-])
-def test_poisson_upper_tail(k, lam, expected):
-    assert poisson_sf(k, lam) == pytest.approx(expected, rel=1e-6)
+def _hourly(con, brand, cause, counts: dict[datetime, int]):
+    for hour, n in counts.items():
+        con.execute("""INSERT INTO hourly_aggregates VALUES
+                       (?, ?, 'banki_ru', ?, 'mv', ?, ?, 0, ?, 0, 0)""", [hour, brand, cause, n, n, n])
 
 
-def test_poisson_tail_stays_positive_far_out():
-    assert 0 < poisson_sf(60, 1.0) < 1e-70
-
-
-@pytest.mark.parametrize("counts,expected", [
-    ([], 0.5),
-    ([0] * 28, 0.5),
-    ([2] * 28, 2.0),
-    ([1] * 25 + [15, 14, 13], 1.0),                       # a past incident is winsorised away
-    ([0, 4] * 14, 2.0),                                   # alternating days: the mean, not the median 2
-])
-def test_robust_baseline(counts, expected):
-    assert robust_baseline(counts) == pytest.approx(expected)
-
-
-def test_severity_grows_with_ratio_and_surprise():
-    assert severity(1.0, 0.5) == 1
-    assert severity(3.0, 1e-4) < severity(13.0, 6e-11) <= 10
-
-
-def _aggregates(con, series: dict[tuple[str, str], list[int]], end: date):
-    for (brand, cause), counts in series.items():
-        for i, n in enumerate(counts):
-            day = end - timedelta(days=len(counts) - 1 - i)
-            con.execute("INSERT INTO daily_aggregates VALUES (?, ?, ?, 'mv', ?, ?, 0, ?, NULL)",
-                        [day, brand, cause, n, n, n])
+def _quiet(days=40, per_day=(1, 0, 2, 1, 0, 1, 3, 1, 0, 2)):
+    return {SPIKE - timedelta(days=d): per_day[d % len(per_day)] for d in range(1, days + 1)}
 
 
 def test_detects_the_planted_spike_and_nothing_else():
     con = duckdb.connect()
     migrate(con)
-    end = date(2026, 11, 20)
-    quiet = [1, 0, 2, 1, 0, 1, 3, 1, 0, 2] * 4
-    _aggregates(con, {("zarya", "waiting_time"): quiet[:-1] + [13],
-                      ("zarya", "_all"): [c + 2 for c in quiet[:-1]] + [16],
-                      ("polyus", "waiting_time"): quiet,
-                      ("polyus", "_all"): [c + 3 for c in quiet]}, end)
-    found = detect(con, "mv", end)
-    assert [(s.brand, s.root_cause, s.observed) for s in found] == [
-        ("zarya", "_all", 16), ("zarya", "waiting_time", 13)]
-    wt = found[1]
-    assert wt.expected == pytest.approx(1.0) and wt.ratio == pytest.approx(13.0)
-    assert save(con, "mv", found) == 2
-    save(con, "mv", found)                            # re-run updates, never duplicates
-    assert con.execute("SELECT count(*) FROM alerts").fetchone()[0] == 2
+    _hourly(con, "zarya", "waiting_time", {**_quiet(), SPIKE: 13})
+    _hourly(con, "zarya", "_all", {**{h: n + 2 for h, n in _quiet().items()}, SPIKE: 16})
+    _hourly(con, "polyus", "waiting_time", {**_quiet(), SPIKE: 2})
+    _hourly(con, "polyus", "_all", {**{h: n + 3 for h, n in _quiet().items()}, SPIKE: 5})
+    [inc] = detect(con, "mv", END)
+    assert (inc.brand, inc.root_cause, inc.observed) == ("zarya", "waiting_time", 13)
+    assert [d.series for d in inc.drivers] == ["waiting_time", "_all"]
+    assert 0.2 < inc.expected < 2.5 and inc.ratio > 5 and inc.p_value < 1e-6
+    assert 1 <= inc.severity <= 10 and inc.day == END
+    assert save(con, "mv", [inc]) == 1
+    save(con, "mv", detect(con, "mv", END))          # re-run updates, never duplicates
+    assert con.execute("SELECT count(*), max(rule) FROM alerts").fetchone() == (1, "hourly_spike_nb")
+    assert con.execute("SELECT alert_id FROM alerts").fetchone()[0] == inc.alert_id
 
 
 def test_small_counts_do_not_alert():
     con = duckdb.connect()
     migrate(con)
-    _aggregates(con, {("zarya", "fees"): [0] * 27 + [4]}, date(2026, 11, 20))
-    assert detect(con, "mv", date(2026, 11, 20)) == []   # below the minimum volume
+    _hourly(con, "zarya", "_all", {**{h: 0 for h in _quiet()}, SPIKE - timedelta(days=41): 1, SPIKE: 4})
+    _hourly(con, "zarya", "pricing_fees", {SPIKE: 4})
+    assert detect(con, "mv", END) == []               # below the minimum volume
+
+
+def test_a_day_without_data_has_no_incidents():
+    con = duckdb.connect()
+    migrate(con)
+    assert detect(con, "mv", END) == []
+    _hourly(con, "zarya", "_all", _quiet())
+    assert detect(con, "mv", END + timedelta(days=3)) == []

@@ -43,6 +43,7 @@ class AlertView:
     severity: int
     posts: list[PostView] = field(default_factory=list)
     series: list[tuple[date, int]] = field(default_factory=list)   # complaints per day
+    explanation: list[str] = field(default_factory=list)   # why: causes, usual hour, sources, wave
 
 
 def safe_url(url: str | None) -> str | None:
@@ -81,6 +82,7 @@ def _telegram(a: AlertView) -> str:
     lines = [f"<b>Всплеск жалоб [{a.severity}/10]: {e(a.brand_name)} — {e(a.cause_name)}</b>",
              f"{a.day:%d.%m.%Y}: {a.observed} жалоб при норме {a.expected:.1f} (×{a.ratio:.1f})",
              f"Ответственный: {e(a.owner_name)}"]
+    lines += [f"— {e(x)}" for x in a.explanation]
     for p in a.posts[:3]:
         link = f' <a href="{e(p.url)}">ссылка</a>' if p.url else ""
         lines.append(f"• «{e(short(p.text, 300))}»{link}")
@@ -97,6 +99,7 @@ def _payload(a: AlertView) -> dict[str, Any]:
             "root_cause": a.root_cause, "root_cause_name": a.cause_name, "owner": a.owner,
             "day": a.day.isoformat(), "observed": a.observed, "expected": a.expected,
             "ratio": a.ratio, "p_value": a.p_value, "severity": a.severity,
+            "explanation": a.explanation,
             "posts": [{"url": p.url, "text": p.text, "rating": p.rating} for p in a.posts]}
 
 

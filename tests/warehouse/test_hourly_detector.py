@@ -1,0 +1,131 @@
+"""The array core of the hourly spike detector: baseline, count test, incidents."""
+import numpy as np
+import pytest
+
+from warehouse import spikes
+from warehouse.spikes import DEFAULT, Params, baseline, incidents, nb_sf, score
+
+WEEKS = 10
+
+
+def _seasonal_series(rng, weeks=WEEKS, level=6.0):
+    """Hourly Poisson counts: busy working hours, quiet nights, quieter weekends."""
+    hod = np.where((np.arange(24) >= 9) & (np.arange(24) < 21), 1.7, 0.3)
+    dow = np.array([1.2, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5])
+    rate = level * np.tile(hod, 7 * weeks) * np.repeat(np.tile(dow, weeks), 24)
+    return rng.poisson(rate)[None, :].astype(float), rate
+
+
+def test_baseline_follows_hour_of_week_seasonality():
+    y, rate = _seasonal_series(np.random.default_rng(3))
+    e, inv, ok = baseline(y, np.ones_like(y))
+    last_week = slice((WEEKS - 1) * 168, WEEKS * 168)
+    assert ok[0, last_week].all()
+    rel = e[0, last_week] / rate[last_week]
+    assert abs(np.mean(rel) - 1) < 0.05                # unbiased ...
+    assert np.median(np.abs(rel - 1)) < 0.2            # and close, hour by hour (Poisson noise)
+    busy_monday, quiet_sunday = (WEEKS - 1) * 168 + 14, (WEEKS - 1) * 168 + 6 * 24 + 3
+    assert e[0, busy_monday] > 8 * e[0, quiet_sunday]  # ... and it knows Monday 14:00 from Sunday 03:00
+    assert inv[0, last_week].max() < 0.1               # Poisson data: little overdispersion
+
+
+def test_baseline_is_causal():
+    y, _ = _seasonal_series(np.random.default_rng(4))
+    t = 8 * 168 + 30
+    full, _, _ = baseline(y, np.ones_like(y))
+    cut, _, _ = baseline(y[:, :t + 1], np.ones((1, t + 1)))
+    assert full[0, t] == pytest.approx(cut[0, t])      # the future never changes the past
+    changed = y.copy()
+    changed[0, t] += 100
+    assert baseline(changed, np.ones_like(y))[0][0, t] == pytest.approx(full[0, t])
+
+
+def test_past_incident_barely_moves_the_baseline():
+    y, _ = _seasonal_series(np.random.default_rng(5))
+    t = 9 * 168 + 14
+    spiked = y.copy()
+    spiked[0, t - 168] *= 10                           # same hour last week was an incident
+    before = baseline(y, np.ones_like(y))[0][0, t]
+    after = baseline(spiked, np.ones_like(y))[0][0, t]
+    assert after < before * 1.2
+
+
+@pytest.mark.parametrize("k,lam,expected", [
+    (0, 3.0, 1.0),
+    (1, 0.5, 1 - np.exp(-0.5)),
+    (6, 2.0, 0.016563608480614),
+    (13, 1.0, 6.3597773e-11),
+    (3, 3.0, 0.57680991887),
+])
+def test_poisson_tail_on_small_counts(k, lam, expected):
+    assert nb_sf(k, lam, lam)[()] == pytest.approx(expected, rel=1e-6)
+
+
+def test_negative_binomial_tail_is_heavier_and_exact():
+    # NB(mean 2, var 6): size 1, p 1/3 -> P(X >= 6) = (2/3)^6
+    assert nb_sf(6, 2.0, 6.0)[()] == pytest.approx((2 / 3) ** 6)
+    assert nb_sf(10, 2.0, 6.0)[()] > 100 * nb_sf(10, 2.0, 2.0)[()]
+
+
+def test_severity_grows_with_ratio_and_surprise():
+    assert spikes.severity(1.0, 0.5) == 1
+    assert spikes.severity(3.0, 1e-4) < spikes.severity(13.0, 6e-11) <= 10
+
+
+def test_small_counts_never_alert_but_a_real_spike_does():
+    y, rate = _seasonal_series(np.random.default_rng(6), level=0.05)
+    t = 9 * 168 + 14
+    y[0, t] = 4                                        # 4 complaints in an hour: below min_count
+    assert not score(y, np.ones_like(y)).anomalous[0, t]
+    y[0, t] = 9
+    sc = score(y, np.ones_like(y))
+    assert sc.anomalous[0, t] and sc.strong[0, t] and sc.window[0, t] == 1
+    assert sc.severity[0, t] >= 5
+
+
+def test_no_alerts_on_plain_seasonal_noise():
+    y, _ = _seasonal_series(np.random.default_rng(7), level=20.0)
+    sc = score(y, np.ones_like(y))
+    assert incidents(sc.anomalous, sc.strong, np.zeros(1, dtype=int), start=4 * 168) == []
+
+
+def _flags(hours, anomalous_at, strong_at=()):
+    a = np.zeros((2, hours), dtype=bool)
+    s = np.zeros_like(a)
+    for row, t in anomalous_at:
+        a[row, t] = True
+    for row, t in strong_at:
+        s[row, t] = a[row, t] = True
+    return a, s
+
+
+def test_persistence_one_weak_hour_is_not_an_incident_two_are():
+    a, s = _flags(40, [(0, 10)])
+    assert incidents(a, s, np.array([0, 0])) == []
+    a, s = _flags(40, [(0, 10), (0, 11)])
+    [b] = incidents(a, s, np.array([0, 0]))
+    assert (b.start, b.confirmed, b.last, b.closed) == (10, 11, 11, True)
+
+
+def test_strong_hour_alerts_at_once_and_causes_of_a_brand_share_it():
+    # row 0 = '_all', row 1 = a cause of the same brand: one incident, not two
+    a, s = _flags(40, [(1, 12), (0, 13)], strong_at=[(0, 12)])
+    [b] = incidents(a, s, np.array([0, 0]))
+    assert (b.start, b.confirmed, b.last) == (12, 12, 13)
+
+
+def test_cooldown_dedupes_and_then_lets_a_new_incident_open():
+    p = Params(cooldown=6)
+    # strong at 10, anomalous again at 14 (within cooldown: same incident),
+    # then strong at 30 (after 6 quiet hours: a new incident)
+    a, s = _flags(60, [(0, 14)], strong_at=[(0, 10), (0, 30)])
+    first, second = incidents(a, s, np.array([0, 0]), p=p)
+    assert (first.start, first.last, first.closed) == (10, 14, True)
+    assert (second.start, second.closed) == (30, True)
+    a, s = _flags(60, [], strong_at=[(0, 58)])
+    [open_one] = incidents(a, s, np.array([0, 0]), p=p)
+    assert not open_one.closed                         # still open at the end of the data
+
+
+def test_default_windows_cover_one_hour_and_a_day():
+    assert DEFAULT.windows[0] == 1 and 24 in DEFAULT.windows
