@@ -122,8 +122,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="See the module docstring for what is measured.")
-    ap.add_argument("--model", help="sequence-classification folder (default: dev model, "
-                                    "default encoder + random 3-label head)")
+    ap.add_argument("--model", help="'default' = the shipped Slukh model (also times the full "
+                                    "Labeller), or a sequence-classification folder / hub id; "
+                                    "unset: dev model (default encoder + random 3-label head)")
     ap.add_argument("--n", type=int, default=10_000, help="texts in the data set (10000)")
     ap.add_argument("--ours-n", type=int, default=2000,
                     help="texts timed for TextModel backends (2000; 0 = all --n)")
@@ -149,7 +150,12 @@ def main() -> None:
     threads = machine_threads()
     torch.set_num_threads(threads)
     tmp = tempfile.TemporaryDirectory(prefix="slukh-bench-nlp-")
-    model_dir = Path(args.model) if args.model else build_dev_model(Path(tmp.name) / "dev")
+    if args.model == "default":  # the shipped Slukh model, merged into a checkpoint
+        from nlp.sentiment_model import SHIPPED, ensure_sentiment_model
+
+        model_dir = ensure_sentiment_model(SHIPPED, "target3")
+    else:
+        model_dir = Path(args.model) if args.model else build_dev_model(Path(tmp.name) / "dev")
     texts, stats = load_texts(args.n)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
           f"visible, threads={threads}; torch {torch.__version__}; load average "
@@ -203,6 +209,19 @@ def main() -> None:
               f"{agree:.1%}; {ours_n} texts in {dt:.1f}s = {ours_n / dt:.1f} texts/s",
               flush=True)
         del tm
+
+    if args.model == "default":
+        from nlp.labeller import Labeller
+
+        for backend in ("torch", "onnx-int8", "onnx-fp32"):
+            lab = Labeller(backend=backend)
+            lab.label(ours[:64])  # warm-up: lemmatiser dictionaries, ONNX session
+            dt, labs = _timed(lab.label, ours)
+            rows.append((f"Labeller {backend} (sentiment + causes + stage)", ours_n, ours_n / dt))
+            neg = np.mean([x.sentiment == "negative" for x in labs])  # type: ignore[attr-defined]
+            print(f"Labeller {lab.model_version}: {ours_n} texts in {dt:.1f}s = "
+                  f"{ours_n / dt:.1f} texts/s ({neg:.0%} negative)", flush=True)
+            del lab
 
     ref_l, ref_e = results["torch"]
     for backend in ("onnx-int8", "onnx-fp32"):

@@ -1,9 +1,11 @@
-"""Backfill (manual): label whatever is unlabelled, refresh trends, re-detect spikes over a
-date range. Trigger it with params; nothing runs on a schedule.
+"""Backfill (manual): label whatever is unlabelled — or, with ``relabel``, every mention —
+refresh trends, re-detect spikes over a date range. Trigger it with params; nothing runs on
+a schedule.
 
-``model_version`` is the label version the run must produce. Relabelling history with
-another model (a new encoder or head) is a later issue: until then a run asking for a
-version other than the shipped model's stops with a message saying so, before writing.
+``model`` picks the model to label with (empty = SLUKH_ENCODER, the shipped model; or a
+path / hub id of a sequence-classification model). ``model_version``, when set, is the
+label version the run must produce: a mismatch stops before writing. A relabel run makes
+its version the active one; labels of other versions stay queryable (``v_label_diff``).
 """
 from __future__ import annotations
 
@@ -19,8 +21,12 @@ NULL_OR_DATE = {"type": ["null", "string"], "format": "date"}
 @dag(schedule=None, start_date=datetime(2026, 11, 1), catchup=False, max_active_runs=1,
      default_args=default_args(retries=1), tags=["slukh", "backfill", "manual"], doc_md=__doc__,
      params={
-         "model_version": Param("", type="string", description="label version to produce; "
-                                "empty = the shipped model"),
+         "model": Param("", type="string", description="model to label with (path or hub "
+                        "id); empty = SLUKH_ENCODER / the shipped model"),
+         "relabel": Param(False, type="boolean", description="label every mention again "
+                          "(not only new ones) and make this version the active one"),
+         "model_version": Param("", type="string", description="label version the run must "
+                                "produce; empty = whatever the model produces"),
          "start": Param(None, **NULL_OR_DATE, description="first day (Moscow) to re-detect "
                         "spikes for; empty = the run's day"),
          "end": Param(None, **NULL_OR_DATE, description="last day; empty = start"),
@@ -29,7 +35,9 @@ def slukh_backfill():
     @task(**WRITER)
     def label(params: dict | None = None) -> str:
         from slukh.airflow_local_dags import backfill_labels
-        return backfill_labels((params or {}).get("model_version") or None)
+        p = params or {}
+        return backfill_labels(p.get("model_version") or None, p.get("model") or None,
+                               bool(p.get("relabel")))
 
     @task(**WRITER)
     def trends(model_version: str) -> str:

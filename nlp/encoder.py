@@ -39,7 +39,13 @@ def chop(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def machine_threads() -> int:
-    """CPU cores this process may use (cgroup/affinity aware, unlike ``os.cpu_count``)."""
+    """CPU cores this process may use (cgroup/affinity aware, unlike ``os.cpu_count``).
+
+    ``SLUKH_THREADS`` overrides it, e.g. 1 when other jobs share the machine: torch's
+    thread pool slows down badly when its threads compete for busy cores."""
+    env = os.environ.get("SLUKH_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
@@ -155,24 +161,27 @@ class Encoder:
 
     @cached_property
     def fingerprint(self) -> str:
-        """12-hex hash of the model config (minus volatile keys) and its weights.
+        """12-hex hash of the model config (minus volatile keys) and its weights."""
+        return self.weights_fingerprint(self.path, self.model)
 
-        Uses the weights file when the model is a local folder, else the in-memory
-        parameters, so the same weights give the same fingerprint on every machine.
-        """
+    @staticmethod
+    def weights_fingerprint(path: str | Path, model: object) -> str:
+        """Hash of ``model``'s config and weights: the weights file when ``path`` is a local
+        folder, else the in-memory parameters, so the same weights give the same
+        fingerprint on every machine."""
         import torch
 
         h = hashlib.sha256()
-        cfg = {k: v for k, v in self.model.config.to_dict().items()
+        cfg = {k: v for k, v in model.config.to_dict().items()  # type: ignore[attr-defined]
                if k not in _VOLATILE_CONFIG_KEYS}
         h.update(json.dumps(cfg, sort_keys=True, default=str).encode())
-        files = [Path(self.path) / f for f in _WEIGHT_FILES if (Path(self.path) / f).is_file()]
+        files = [Path(path) / f for f in _WEIGHT_FILES if (Path(path) / f).is_file()]
         if files:
             with open(files[0], "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 24), b""):
                     h.update(block)
         else:
-            for name, t in sorted(self.model.state_dict().items()):
+            for name, t in sorted(model.state_dict().items()):  # type: ignore[attr-defined]
                 h.update(name.encode())
                 h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
         return h.hexdigest()[:12]

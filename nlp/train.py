@@ -1,38 +1,32 @@
-"""Train the sentiment head on the shared Russian data and write a versioned artifact.
+"""``slukh train``: fine-tune the sentiment adapters, then fit the root-cause head.
 
-Sources (see /work/shared/data/README.md): RuSentiTweet train (positive/negative/neutral;
-speech and skip dropped), RuSentNE-2023 organisation sentences (train + labelled
-validation; −1/0/1), and SentiRuEval-2015 restaurant reviews whose overall ("Whole")
-sentiment is positive or negative — the only review-style texts available. Official test
-splits are never read. A stratified 15% of the pooled data is held out *before*
-training and used only to report metrics, never to choose settings.
+Step 1 (:mod:`nlp.finetune`, minutes on 2 cores): LoRA adapters + sentiment heads on the
+shared Russian data; official test splits are never read, own held-out splits are kept.
+Step 2 (seconds): the root-cause / journey-stage head (:mod:`nlp.rootcause_head`) on the
+merged model's embeddings of the labelled reviews in ``nlp/data/``, the *dev* half of
+the hand-labelled set in ``nlp/eval/data/`` and the analysts' corrections
+(``label_feedback``). The *test* half is only scored, by ``slukh eval``.
 
-Embeddings are cached as ``<cache>/embeddings/<encoder fp>-<data hash>.npz``, so a rerun
-(other seed, other head size) costs seconds.
+Everything lands in one artifact folder (default ``nlp/models/slukh-sentiment-v2``).
 """
 from __future__ import annotations
 
-import argparse
-import csv
-import hashlib
 import json
 import logging
 import re
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nlp.encoder_build import slukh_cache
-from nlp.sentiment import LABELS, SentimentHead
+from nlp.rootcause_head import (NO_STAGE, CauseExample, bag_of_lemmas, fit_head, gold_files,
+                                gold_split, read_jsonl, save_head, training_files,
+                                tune_thresholds)
 
 log = logging.getLogger(__name__)
-SHIPPED_DIR = Path(__file__).parent / "models" / "sentiment-head-v1"
 _URL = re.compile(r"https?://\S+")
 _MENTION = re.compile(r"@\w+")
-_NE_LABEL = {"-1": "negative", "0": "neutral", "1": "positive"}
 
 
 class TrainingDataError(FileNotFoundError):
@@ -42,46 +36,6 @@ class TrainingDataError(FileNotFoundError):
 def clean(text: str) -> str:
     """Drop tweet noise (links, @handles) that reviews do not have."""
     return " ".join(_MENTION.sub("@user", _URL.sub("", text)).split())
-
-
-def _need(path: Path) -> Path:
-    if not path.is_file():
-        raise TrainingDataError(f"missing training file {path}; point data_dir at the shared "
-                                "sentiment folder (e.g. /work/shared/data/sentiment)")
-    return path
-
-
-def load_examples(data_dir: Path) -> tuple[list[str], list[str], list[str]]:
-    """(texts, labels, source) pooled from the three sources, deduplicated by text."""
-    rows: dict[str, tuple[str, str]] = {}
-    conflicts: set[str] = set()
-
-    def add(text: str, label: str, source: str) -> None:
-        text = clean(text)
-        if not text:
-            return
-        if text in rows and rows[text][0] != label:
-            conflicts.add(text)
-        rows.setdefault(text, (label, source))
-
-    with open(_need(data_dir / "rusentitweet_train.csv"), encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            if r["label"] in LABELS:
-                add(r["text"], r["label"], "rusentitweet")
-    for name in ("train_data.csv", "validation_data_labeled.csv"):
-        with open(_need(data_dir / "rusentne2023" / name), encoding="utf-8") as fh:
-            for r in csv.DictReader(fh, delimiter="\t"):
-                if r["entity_tag"] == "ORGANIZATION" and r["label"] in _NE_LABEL:
-                    add(r["sentence"], _NE_LABEL[r["label"]], "rusentne2023")
-    xml = data_dir / "sentirueval2015_restaurants" / "SentiRuEval_rest_markup_train.xml"
-    for review in ET.parse(_need(xml)).getroot().iter("review"):
-        whole = [c.get("sentiment") for c in review.iter("category") if c.get("name") == "Whole"]
-        if whole and whole[0] in ("positive", "negative"):
-            add(review.findtext("text") or "", whole[0], "sentirueval2015")
-    keep = [(t, lab, src) for t, (lab, src) in rows.items() if t not in conflicts]
-    log.info("%d examples (%d dropped: same text, different labels)", len(keep), len(conflicts))
-    texts, labels, sources = (list(x) for x in zip(*keep))
-    return texts, labels, sources
 
 
 def stratified_split(labels: list[str], frac: float = 0.15, seed: int = 0
@@ -99,7 +53,7 @@ def stratified_split(labels: list[str], frac: float = 0.15, seed: int = 0
     return train_idx, held_idx
 
 
-def evaluate(y_true: list[str], y_pred: list[str], labels: tuple[str, ...] = LABELS
+def evaluate(y_true: list[str], y_pred: list[str], labels: tuple[str, ...]
              ) -> dict[str, Any]:
     """Macro-F1, per-class precision/recall/F1/support and the confusion matrix."""
     k = {lab: i for i, lab in enumerate(labels)}
@@ -120,131 +74,97 @@ def evaluate(y_true: list[str], y_pred: list[str], labels: tuple[str, ...] = LAB
             "confusion_matrix": {"labels": list(labels), "rows_true": cm.tolist()}}
 
 
-def embed_cached(encoder: Any, texts: list[str], cache_dir: Path
-                 ) -> tuple[np.ndarray, float | None]:
-    """Encode ``texts`` once per (encoder fingerprint, data); reuse the npz afterwards.
+def cause_training_set(feedback: list[dict[str, Any]] | None = None) -> list[CauseExample]:
+    """Labelled reviews + the dev half of the gold set + analyst corrections."""
+    dev, _ = gold_split(read_jsonl(gold_files()))
+    out = read_jsonl(training_files()) + dev
+    for r in feedback or []:
+        if r.get("root_causes") is None:
+            continue
+        title = (r.get("title") or "").strip()
+        text = f"{title}. {r['text']}" if title else r["text"]
+        out.append(CauseExample(text, list(r["root_causes"]), r.get("journey_stage"),
+                                r.get("sentiment"), f"feedback:{r.get('id', '')}"))
+    return out
 
-    Returns the embeddings and the encoding time in seconds (``None`` when cached).
-    """
-    data_hash = hashlib.sha256("\x1e".join(texts).encode()).hexdigest()[:12]
-    path = cache_dir / f"{encoder.fingerprint}-{data_hash}.npz"
-    if path.is_file():
-        log.info("embeddings from cache %s", path)
-        return np.load(path)["X"], None
+
+def train_rootcause(artifact: Path, feedback: list[dict[str, Any]] | None = None,
+                    backend: str = "torch") -> dict[str, Any]:
+    """Fit the root-cause head on the artifact's merged model; save it into ``artifact``."""
+    from nlp.labeller import Labeller
+    from nlp.sentiment_model import ensure_sentiment_model, read_config
+
     t0 = time.perf_counter()
-    X = encoder.encode(texts)
-    secs = time.perf_counter() - t0
-    log.info("encoded %d texts in %.0fs (%.0f texts/s)", len(texts), secs, len(texts) / secs)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, X=X)
-    tmp.replace(path)
-    return X, round(secs, 1)
+    cfg = read_config(artifact)
+    lab = Labeller(ensure_sentiment_model(artifact, "target3"), backend=backend,
+                   cause_head=None, prefix=cfg.get("prefix", "query: "))
+    exs = cause_training_set(feedback)
+    if not exs:
+        raise TrainingDataError("no labelled reviews for the root-cause head (nlp/data/*.jsonl)")
+    texts = [e.text for e in exs]
+    f = lab.features(texts)
+    X = np.hstack([f["embedding"], f["rules"], f["similarity"]])
+    unknown = sorted({c for e in exs for c in e.causes} - set(lab.causes))
+    if unknown:
+        raise ValueError(f"training data uses cause ids not in the taxonomy: {unknown}")
+    Y = np.array([[c in e.causes for c in lab.causes] for e in exs], dtype=np.float32)
+    S = np.array([lab.stages.index(e.stage if e.stage in lab.stages else NO_STAGE)
+                  for e in exs])
+    B = bag_of_lemmas(texts)
+    dim = f["embedding"].shape[1]
+    thresholds = tune_thresholds(dim, lab.causes, lab.stages, X, Y, f["cues"], S, B)
+    head = fit_head(dim, lab.causes, lab.stages, X, Y, f["cues"], S, B=B)
+    import torch
+
+    head.thresholds.copy_(torch.from_numpy(thresholds.astype(np.float32)))
+    n_feedback = sum(1 for e in exs if e.id.startswith("feedback:"))
+    head.meta = {"n_train": len(exs), "n_feedback": n_feedback,
+                 "sources": sorted({p.name for p in training_files()}) + ["gold dev half"],
+                 "thresholds": dict(zip(lab.causes, map(float, thresholds))),
+                 "wall_time_s": round(time.perf_counter() - t0, 1)}
+    save_head(head, artifact)
+    from nlp.sentiment_model import CONFIG
+
+    cfg["rootcause"] = head.meta
+    (artifact / CONFIG).write_text(json.dumps(cfg, indent=1, ensure_ascii=False) + "\n",
+                                   encoding="utf-8")
+    log.info("root-cause head: %d examples (%d corrections), saved to %s", len(exs),
+             n_feedback, artifact)
+    return head.meta
 
 
-def train_sentiment(data_dir: Path, out_dir: Path, encoder: str | Any = "default", seed: int = 0,
-                    hidden: int = 256, epochs: int = 60, holdout: float = 0.15,
-                    cache_dir: Path | None = None) -> dict[str, Any]:
-    """Train, evaluate on the own held-out split, save the head; return the metrics dict.
+def train(data_dir: Path, out_dir: Path, *, epochs: int = 2, skip_sentiment: bool = False,
+          feedback: list[dict[str, Any]] | None = None, limit: int | None = None
+          ) -> dict[str, Any]:
+    """Both steps; returns a report with wall times."""
+    from nlp.finetune import FinetuneConfig, train_and_save
 
-    ``encoder`` is a model id/path for :class:`nlp.encoder.Encoder` or an object with
-    ``encode``/``fingerprint``/``name`` (tests pass a tiny one).
-    """
     t0 = time.perf_counter()
-    if isinstance(encoder, (str, Path)):
-        from nlp.encoder import Encoder
-
-        encoder = Encoder(encoder)
-    texts, labels, sources = load_examples(Path(data_dir))
-    X, embed_s = embed_cached(encoder, texts, Path(cache_dir or slukh_cache() / "embeddings"))
-    tr, ho = stratified_split(labels, holdout, seed)
-    head = SentimentHead.fit(X[tr], [labels[i] for i in tr], hidden=hidden, epochs=epochs,
-                             seed=seed)
-    pred, _ = head.predict(X[ho])
-    metrics = evaluate([labels[i] for i in ho], list(pred))
-    counts: dict[str, dict[str, int]] = {}
-    for lab, src in zip(labels, sources):
-        counts.setdefault(src, {}).setdefault(lab, 0)
-        counts[src][lab] += 1
-    wall = round(time.perf_counter() - t0, 1)
-    head.meta.update({
-        "encoder": {"name": _encoder_name(encoder),
-                    "fingerprint": encoder.fingerprint, "prefix": getattr(encoder, "prefix", "")},
-        "training_data": {"sources": counts, "n_train": int(len(tr)), "n_heldout": int(len(ho)),
-                          "heldout": f"stratified {holdout:.0%} of the pooled data, seed {seed}"},
-        "metrics_heldout": metrics, "wall_time_s": wall,
-        "embedding_time_s": embed_s if embed_s is not None else "cached"})
-    head.save(out_dir, card=_card(head.config()))
-    log.info("held-out macro-F1 %.3f; saved %s (%.0fs)", metrics["macro_f1"], out_dir, wall)
-    return {"out_dir": str(out_dir), "wall_time_s": wall, **metrics}
-
-
-def _encoder_name(encoder: Any) -> str:
-    name = str(getattr(encoder, "name", encoder))
-    path = getattr(encoder, "path", None)
-    return f"{name} ({Path(path).name})" if name == "default" and path else name
-
-
-def _card(cfg: dict[str, Any]) -> str:
-    m, enc, data = cfg["metrics_heldout"], cfg["encoder"], cfg["training_data"]
-    rows = "\n".join(f"| {lab} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | "
-                     f"{v['support']} |" for lab, v in m["per_class"].items())
-    cm = "\n".join(f"| {lab} | " + " | ".join(map(str, r)) + " |"
-                   for lab, r in zip(m["confusion_matrix"]["labels"],
-                                     m["confusion_matrix"]["rows_true"]))
-    hp = cfg.get("hyperparameters", {})
-    kind = f"one-hidden-layer MLP ({cfg['hidden']} units)" if cfg["hidden"] else "linear"
-    order = ", ".join(m["confusion_matrix"]["labels"])
-    return f"""# Slukh sentiment head v1 (negative / neutral / positive)
-
-A {kind} head over frozen, L2-normalised, mean-pooled embeddings of `{enc['name']}` (fingerprint
-`{enc['fingerprint']}`, input prefix `{enc['prefix']}`). Use it only with that encoder:
-`nlp.labeller.Labeller` refuses a mismatch. Head fingerprint `{cfg['fingerprint']}`.
-
-## Training data
-{json.dumps(data['sources'], ensure_ascii=False)} (RuSentiTweet: research use; RuSentNE-2023:
-MIT; SentiRuEval-2015: research data). Tweets lose links and @handles. {data['n_train']}
-examples train the head; {data['n_heldout']} ({data['heldout']}) are held out and used
-only for the figures below. No official test split was read. Hyperparameters (fixed in
-advance, not tuned): {json.dumps(hp)}.
-
-## Held-out results
-Macro-F1 **{m['macro_f1']:.3f}**, accuracy {m['accuracy']:.3f}.
-
-| class | precision | recall | F1 | support |
-|---|---|---|---|---|
-{rows}
-
-Confusion matrix (rows = true, columns = predicted, order {order}):
-
-| true \\ pred | {' | '.join(m['confusion_matrix']['labels'])} |
-|---|---|---|---|
-{cm}
-
-Wall time on 2 CPU cores: {cfg['wall_time_s']} s in all, of which encoding the texts
-{cfg['embedding_time_s']} s (the rest is loading and fitting the head).
-
-## Limits
-Trained on tweets and news sentences plus ~160 restaurant reviews, not on bank or shop
-reviews: expect lower accuracy on long, mixed reviews. For reference, RuBERT-base
-fine-tuned reaches macro-F1 0.655 on RuSentiTweet's official test split (Smetanin 2022);
-the figure above is on a different (pooled) split and not directly comparable.
-"""
+    report: dict[str, Any] = {}
+    if not skip_sentiment:
+        cfg = train_and_save(Path(data_dir), Path(out_dir), FinetuneConfig(epochs=epochs),
+                             limit=limit)
+        report["sentiment"] = {"training": cfg["training"],
+                               "metrics_heldout": cfg["metrics_heldout"]}
+    report["rootcause"] = train_rootcause(Path(out_dir), feedback)
+    report["wall_time_s"] = round(time.perf_counter() - t0, 1)
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from nlp.sentiment_model import SHIPPED
+
     ap = argparse.ArgumentParser(prog="python -m nlp.train", description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", type=Path, default=Path("/work/shared/data/sentiment"))
-    ap.add_argument("--out-dir", type=Path, default=SHIPPED_DIR)
-    ap.add_argument("--encoder", default="default")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--out-dir", type=Path, default=SHIPPED)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--skip-sentiment", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    res = train_sentiment(args.data_dir, args.out_dir, args.encoder, args.seed, args.hidden,
-                          args.epochs)
-    print(json.dumps(res, indent=1, ensure_ascii=False))
+    print(json.dumps(train(args.data_dir, args.out_dir, epochs=args.epochs,
+                           skip_sentiment=args.skip_sentiment), indent=1, ensure_ascii=False))
     return 0
 
 

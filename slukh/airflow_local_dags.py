@@ -142,28 +142,28 @@ class CrawlFailed(RuntimeError):
 
 
 
-class RelabelNotYetSupported(AirflowFailException):
-    """A backfill asked for labels of a model version other than the shipped model's.
+class ModelVersionMismatch(AirflowFailException):
+    """A backfill asked for a label version the chosen model does not produce.
 
     An AirflowFailException: the task fails at once, since retrying cannot help."""
 
 
-def backfill_labels(model_version: str | None) -> str:
-    """Label every unlabelled mention with the shipped model; refuse any other version."""
+def backfill_labels(model_version: str | None, model: str | None = None,
+                    relabel: bool = False) -> str:
+    """Label with ``model`` (default: SLUKH_ENCODER / the shipped model): new mentions, or
+    every mention with ``relabel`` (other versions' labels stay queryable)."""
+    from nlp.labeller import Labeller
     from slukh import pipeline
     from slukh.config import Settings
 
     settings = Settings.from_env()
-    if model_version:
-        from nlp.labeller import Labeller
-
-        shipped = Labeller(encoder=settings.encoder).model_version
-        if model_version != shipped:
-            raise RelabelNotYetSupported(
-                f"relabelling history with model {model_version!r} is not built yet (a later "
-                f"issue: choosing a model to label with). This installation labels with "
-                f"{shipped!r}: leave model_version empty or set it to that.")
-    return pipeline.classify(settings).model_version
+    labeller = Labeller(model or settings.encoder)
+    if model_version and model_version != labeller.model_version:
+        raise ModelVersionMismatch(
+            f"model {model or settings.encoder!r} labels as {labeller.model_version!r}, not "
+            f"{model_version!r}: set params.model to the model (path or hub id) that produces "
+            "that version, or leave model_version empty")
+    return pipeline.classify(settings, relabel=relabel, labeller=labeller).model_version
 
 
 def day_range(start: str | None, end: str | None, default: date) -> list[str]:

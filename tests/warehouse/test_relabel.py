@@ -39,7 +39,7 @@ class FakeLabeller:
         self.model_version = version
         self.seen: list[str] = []
 
-    def label(self, texts, ratings=None):
+    def label(self, texts, ratings=None, entities=None):
         self.seen += list(texts)
         ratings = list(ratings) if ratings is not None else [None] * len(texts)
         return [self._one(t, r) for t, r in zip(texts, ratings, strict=True)]
@@ -169,6 +169,30 @@ def test_reposts_are_labelled_once_per_run(tmp_path):
                 "JOIN mentions m USING (mention_id) ORDER BY 1")
     assert got == [("1001", "negative", True, ["waiting_time"]), ("1002", "negative", True, ["waiting_time"]),
                    ("1003", "negative", True, ["waiting_time"]), ("1004", "neutral", False, [])]
+
+
+def test_a_repost_in_a_later_run_copies_the_existing_label(tmp_path):
+    same = dict(title="Репост", text="Очередь два часа, окно одно.")
+    s = Settings(home=tmp_path, brands_file=tmp_path / "brands.yaml")
+    con = duckdb.connect(str(s.db_path))
+    migrate(con)
+    write_batch(tmp_path / "staging" / "b1.parquet", [review(1, **same, rating=None)])
+    load_staging(con, s.staging, s.runs)
+    con.close()
+    assert pipeline.classify(s, labeller=FakeLabeller(A)).labelled == 1
+    con = duckdb.connect(str(s.db_path))
+    write_batch(tmp_path / "staging" / "b2.parquet", [review(2, **same, rating=None),
+                                                      review(3, text="Новый текст.", rating=None)])
+    load_staging(con, s.staging, s.runs)
+    con.close()
+    lab = FakeLabeller(A)
+    rep = pipeline.classify(s, labeller=lab)
+    assert lab.seen == ["Отзыв 3. Новый текст."]  # the repost was not labelled again
+    assert (rep.labelled, rep.reused) == (2, 1)
+    got = _q(s, "SELECT m.external_id, l.sentiment, l.root_causes FROM labels l "
+                "JOIN mentions m USING (mention_id) ORDER BY 1")
+    assert got == [("1001", "negative", ["waiting_time"]), ("1002", "negative", ["waiting_time"]),
+                   ("1003", "neutral", [])]
 
 
 def test_distinct_texts_groups_by_hash_and_rating():

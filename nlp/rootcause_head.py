@@ -1,0 +1,269 @@
+"""Trainable multi-label root-cause head that stacks three signals per cause.
+
+* **lemma rules** (``nlp.rootcause``): precise, explainable, editable by users;
+* **e5 similarity** of the text to the cause's Russian name + description (zero-shot: it
+  works for a cause added to the taxonomy before any example exists);
+* the **text embedding** itself, so the head learns wordings that neither of the above
+  covers («сорок минут стояла» → waiting_time);
+* a **bag of lemmas and lemma bigrams** (hashed, tf-idf weighted) with its own logistic
+  layer, averaged with the first: it catches the concrete words a single 384-number
+  embedding of a long review blurs.
+
+The head is a per-cause logistic layer over ``[embedding, rule scores, similarities]``
+plus a softmax over journey stages, trained on labelled reviews (``nlp/data/*.jsonl``,
+analyst corrections from ``label_feedback``). It is tiny (~8k numbers) and ships in git
+next to the sentiment adapters. Per-cause thresholds are chosen by cross-validation on
+the training data only, never on the evaluation set.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+NO_STAGE = "none"
+BOW_DIM = 1 << 14
+DATA_DIR = Path(__file__).parent / "data"
+GOLD_DIR = Path(__file__).parent / "eval" / "data"
+
+
+@dataclass
+class CauseExample:
+    text: str
+    causes: list[str]
+    stage: str | None = None
+    sentiment: str | None = None
+    id: str = ""
+
+
+def review_text(row: dict[str, Any]) -> str:
+    """Title and body as the warehouse joins them (``title. text``)."""
+    title = (row.get("title") or "").strip()
+    return f"{title}. {row['text']}" if title else row["text"]
+
+
+def read_jsonl(paths: Sequence[Path]) -> list[CauseExample]:
+    out = []
+    for p in paths:
+        with open(p, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    r = json.loads(line)
+                    out.append(CauseExample(review_text(r), list(r.get("root_causes") or []),
+                                            r.get("journey_stage"), r.get("sentiment"),
+                                            r.get("id", f"{p.name}:{n}")))
+                except (json.JSONDecodeError, KeyError) as e:
+                    raise ValueError(f"{p}:{n}: not a labelled review ({e})") from e
+    return out
+
+
+def gold_split(examples: Sequence[CauseExample]) -> tuple[list[CauseExample], list[CauseExample]]:
+    """(dev, test) halves of the hand-labelled set, fixed by a hash of each id.
+
+    The dev half may train and tune; the test half is only ever scored.
+    """
+    dev, test = [], []
+    for e in examples:
+        h = int(hashlib.sha1(e.id.encode()).hexdigest(), 16)
+        (test if h % 2 else dev).append(e)
+    return dev, test
+
+
+def training_files() -> list[Path]:
+    return sorted(DATA_DIR.glob("rootcause_train_*.jsonl"))
+
+
+def gold_files() -> list[Path]:
+    return sorted(GOLD_DIR.glob("rootcause_gold_*.jsonl"))
+
+
+class CauseHead(nn.Module):
+    """Logistic cause layer + stage softmax over stacked features."""
+
+    def __init__(self, dim: int, causes: Sequence[str], stages: Sequence[str]) -> None:
+        super().__init__()
+        self.causes, self.stages = list(causes), list(stages)
+        n = len(self.causes)
+        self.dim = dim
+        self.cause = nn.Linear(dim + 2 * n, n)
+        self.stage = nn.Linear(dim + len(self.stages), len(self.stages))
+        self.bow = nn.Linear(BOW_DIM, n)
+        self.register_buffer("idf", torch.ones(BOW_DIM))
+        self.register_buffer("thresholds", torch.full((n,), 0.5))
+        self.meta: dict[str, Any] = {}
+
+    def bag(self, texts: Sequence[str]) -> torch.Tensor:
+        """Hashed lemma uni+bigram presence, tf-idf weighted and L2-normalised."""
+        return bag_of_lemmas(texts) * self.idf.unsqueeze(0) if len(texts) else \
+            torch.zeros((0, BOW_DIM))
+
+    def features(self, emb: np.ndarray, rules: np.ndarray, sims: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.hstack([emb, rules, sims]).astype(np.float32))
+
+    def forward(self, x: torch.Tensor, stage_cues: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.cause(x), self.stage(torch.cat([x[:, :self.dim], stage_cues], 1))
+
+    def predict(self, emb: np.ndarray, rules: np.ndarray, sims: np.ndarray,
+                cues: np.ndarray, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(cause probabilities [n, causes], stage probabilities [n, stages])."""
+        self.eval()
+        with torch.inference_mode():
+            zc, zs = self(self.features(emb, rules, sims), torch.from_numpy(cues.astype(np.float32)))
+            pb = torch.sigmoid(self.bow(_unit(self.bag(texts))))
+            return ((torch.sigmoid(zc) + pb) / 2).numpy(), torch.softmax(zs, -1).numpy()
+
+    @property
+    def fingerprint(self) -> str:
+        h = hashlib.sha256(json.dumps([self.causes, self.stages]).encode())
+        for name, t in sorted(self.state_dict().items()):
+            h.update(name.encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:12]
+
+
+def _unit(B: torch.Tensor) -> torch.Tensor:
+    return B / B.norm(dim=1, keepdim=True).clamp(min=1e-9)
+
+
+def bag_of_lemmas(texts: Sequence[str]) -> torch.Tensor:
+    """[n, BOW_DIM] 0/1 presence of hashed lemmas and lemma bigrams."""
+    from nlp.lemmas import lemmatize
+
+    M = torch.zeros((len(texts), BOW_DIM))
+    for i, t in enumerate(texts):
+        lem = lemmatize(t)
+        for f in set(lem + [f"{a}_{b}" for a, b in zip(lem, lem[1:])]):
+            M[i, zlib.crc32(f.encode()) % BOW_DIM] = 1.0
+    return M
+
+
+def fit_bow(head: CauseHead, B: torch.Tensor, Y: np.ndarray, *, epochs: int = 300,
+            lr: float = 0.1, l2: float = 1e-6) -> None:
+    """Fit the bag-of-lemmas layer (Adam, L2) given raw presence rows ``B``."""
+    df = B.sum(0)
+    head.idf.copy_(torch.log((1 + len(B)) / (1 + df)) + 1)
+    X = _unit(B * head.idf.unsqueeze(0))
+    Yt = torch.from_numpy(Y.astype(np.float32))
+    pos = Yt.sum(0).clamp(min=1)
+    pw = ((len(Yt) - pos) / pos).sqrt()
+    with torch.no_grad():
+        head.bow.weight.zero_()
+        head.bow.bias.zero_()
+    opt = torch.optim.Adam(head.bow.parameters(), lr=lr)
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = nn.functional.binary_cross_entropy_with_logits(head.bow(X), Yt, pos_weight=pw)
+        (loss + l2 * (head.bow.weight ** 2).sum()).backward()
+        opt.step()
+
+
+def fit_head(dim: int, causes: Sequence[str], stages: Sequence[str], X: np.ndarray,
+             Y: np.ndarray, cues: np.ndarray, S: np.ndarray, *, B: torch.Tensor | None = None,
+             epochs: int = 600, lr: float = 0.02, weight_decay: float = 1e-2,
+             seed: int = 0) -> CauseHead:
+    """Full-batch AdamW on BCE (causes, balanced) + CE (stages); then the lemma layer
+    on ``B`` (raw bag rows of the same texts) when given."""
+    torch.manual_seed(seed)
+    head = CauseHead(dim, causes, stages)
+    Xt, Yt = torch.from_numpy(X.astype(np.float32)), torch.from_numpy(Y.astype(np.float32))
+    Ct, St = torch.from_numpy(cues.astype(np.float32)), torch.from_numpy(S.astype(np.int64))
+    pos = Yt.sum(0).clamp(min=1)
+    pos_weight = ((len(Yt) - pos) / pos).sqrt()
+    bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    ce = nn.CrossEntropyLoss()
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    head.train()
+    for _ in range(epochs):
+        opt.zero_grad()
+        zc, zs = head(Xt, Ct)
+        (bce(zc, Yt) + 0.5 * ce(zs, St)).backward()
+        opt.step()
+    if B is not None:
+        fit_bow(head, B, Y)
+    head.eval()
+    return head
+
+
+def tune_thresholds(dim: int, causes: Sequence[str], stages: Sequence[str], X: np.ndarray,
+                    Y: np.ndarray, cues: np.ndarray, S: np.ndarray, B: torch.Tensor,
+                    folds: int = 5, seed: int = 0, **kw: Any) -> np.ndarray:
+    """Per-cause thresholds maximising F1 on out-of-fold predictions of the training data."""
+    rng = np.random.default_rng(seed)
+    fold = rng.permutation(len(X)) % folds
+    oof = np.zeros_like(Y, dtype=np.float32)
+    for k in range(folds):
+        tr, te = fold != k, fold == k
+        h = fit_head(dim, causes, stages, X[tr], Y[tr], cues[tr], S[tr],
+                     B=B[torch.from_numpy(tr)], seed=seed, **kw)
+        with torch.inference_mode():
+            zc, _ = h(torch.from_numpy(X[te].astype(np.float32)),
+                      torch.from_numpy(cues[te].astype(np.float32)))
+            pb = torch.sigmoid(h.bow(_unit(B[torch.from_numpy(te)] * h.idf.unsqueeze(0))))
+        oof[te] = ((torch.sigmoid(zc) + pb) / 2).numpy()
+    grid = np.arange(0.2, 0.71, 0.05)
+    best = np.full(len(causes), 0.5)
+    for j in range(len(causes)):
+        f1s = []
+        for t in grid:
+            p = oof[:, j] >= t
+            tp = float((p & (Y[:, j] > 0)).sum())
+            f1s.append(2 * tp / max(1.0, p.sum() + Y[:, j].sum()))
+        best[j] = grid[int(np.argmax(f1s))]
+    return best
+
+
+def multilabel_report(causes: Sequence[str], gold: Sequence[Sequence[str]],
+                      pred: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Micro/macro F1 and per-cause precision/recall/F1/support for multi-label output."""
+    per, T, P, N = {}, 0, 0, 0
+    for c in causes:
+        tp = sum(1 for g, p in zip(gold, pred) if c in g and c in p)
+        fp = sum(1 for g, p in zip(gold, pred) if c not in g and c in p)
+        fn = sum(1 for g, p in zip(gold, pred) if c in g and c not in p)
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        per[c] = {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4),
+                  "support": tp + fn}
+        T, P, N = T + tp, P + fp, N + fn
+    mp = T / (T + P) if T + P else 0.0
+    mr = T / (T + N) if T + N else 0.0
+    return {"micro_f1": round(2 * T / max(1, 2 * T + P + N), 4), "micro_precision": round(mp, 4),
+            "micro_recall": round(mr, 4),
+            "macro_f1": round(float(np.mean([v["f1"] for v in per.values()])), 4),
+            "exact_match": round(sum(set(g) == set(p) for g, p in zip(gold, pred))
+                                 / max(1, len(gold)), 4),
+            "n": len(gold), "per_class": per}
+
+
+def save_head(head: CauseHead, out: Path) -> None:
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in head.state_dict().items()},
+              out / "rootcause_head.safetensors")
+    cfg = {"dim": head.dim, "causes": head.causes, "stages": head.stages,
+           "fingerprint": head.fingerprint, **head.meta}
+    (out / "rootcause_head.json").write_text(json.dumps(cfg, indent=1, ensure_ascii=False) + "\n",
+                                             encoding="utf-8")
+
+
+def load_head(directory: Path) -> CauseHead:
+    from safetensors.torch import load_file
+
+    cfg = json.loads((directory / "rootcause_head.json").read_text(encoding="utf-8"))
+    head = CauseHead(cfg["dim"], cfg["causes"], cfg["stages"])
+    head.load_state_dict(load_file(directory / "rootcause_head.safetensors"), strict=True)
+    head.meta = {k: v for k, v in cfg.items() if k not in ("dim", "causes", "stages")}
+    head.eval()
+    return head

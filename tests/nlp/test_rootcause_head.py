@@ -1,0 +1,83 @@
+"""Root-cause head: data files, the fixed dev/test split, training, scoring, save/load."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nlp.rootcause_head import (NO_STAGE, bag_of_lemmas, fit_head, gold_files, gold_split,
+                                load_head, multilabel_report, read_jsonl, save_head,
+                                training_files, tune_thresholds)
+from nlp.taxonomy import load_taxonomy
+
+
+def test_shipped_label_files_are_valid_and_cover_every_cause() -> None:
+    tax = load_taxonomy()
+    causes = {c.id for c in tax.causes}
+    stages = {s.id for s in tax.stages}
+    for files, min_per_cause in ((training_files(), 30), (gold_files(), 15)):
+        assert files, "labelled review files are missing"
+        exs = read_jsonl(files)
+        assert len({e.id for e in exs}) == len(exs), "duplicate ids"
+        counts = Counter(c for e in exs for c in e.causes)
+        assert set(counts) == causes, set(counts) ^ causes
+        assert min(counts.values()) >= min_per_cause
+        assert {e.stage for e in exs} - {None} <= stages
+        assert all(not e.causes for e in exs if e.sentiment == "positive")
+    train_texts = {e.text for e in read_jsonl(training_files())}
+    assert not train_texts & {e.text for e in read_jsonl(gold_files())}, "train/eval overlap"
+
+
+def test_gold_split_is_fixed_disjoint_and_large_enough() -> None:
+    exs = read_jsonl(gold_files())
+    dev, test = gold_split(exs)
+    dev2, test2 = gold_split(list(reversed(exs)))
+    assert {e.id for e in test} == {e.id for e in test2}  # by id, not by order
+    assert not {e.id for e in dev} & {e.id for e in test}
+    assert len(test) >= 300
+    assert {c for e in test for c in e.causes} == {c.id for c in load_taxonomy().causes}
+
+
+def test_read_jsonl_names_the_bad_line(tmp_path: Path) -> None:
+    p = tmp_path / "x.jsonl"
+    p.write_text('{"id": "a", "text": "ok", "root_causes": []}\n{"id": "b"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"x.jsonl:2"):
+        read_jsonl([p])
+
+
+def test_multilabel_report_known_values() -> None:
+    r = multilabel_report(["a", "b"], [["a"], ["a", "b"], []], [["a"], ["b"], ["b"]])
+    assert r["per_class"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2}
+    assert r["per_class"]["b"] == {"precision": 0.5, "recall": 1.0, "f1": 0.6667, "support": 1}
+    assert (r["micro_precision"], r["micro_recall"], r["micro_f1"]) == (0.6667, 0.6667, 0.6667)
+    assert r["exact_match"] == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_head_learns_separable_causes_and_round_trips(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    causes, stages = ["waiting_time", "staff_attitude"], ["support", NO_STAGE]
+    n, dim = 120, 6
+    Y = (rng.random((n, 2)) < 0.4).astype(np.float32)
+    emb = rng.normal(size=(n, dim)).astype(np.float32) + np.hstack([Y * 3, np.zeros((n, dim - 2))])
+    X = np.hstack([emb, np.zeros((n, 4), np.float32)])  # rules + similarity columns unused
+    cues = np.zeros((n, 2), np.float32)
+    cues[:, 1] = 1
+    S = (Y[:, 0] > 0).astype(int) * 0 + (Y[:, 0] == 0).astype(int)
+    texts = ["очередь час" if y[0] else "всё нормально" for y in Y]
+    B = bag_of_lemmas(texts)
+    th = tune_thresholds(dim, causes, stages, X, Y, cues, S, B, folds=3, epochs=200)
+    assert th.shape == (2,) and ((0.2 <= th) & (th <= 0.7)).all()
+    head = fit_head(dim, causes, stages, X, Y, cues, S, B=B, epochs=200)
+    p, sp = head.predict(emb, X[:, dim:dim + 2], X[:, dim + 2:], cues, texts)
+    pred = p >= 0.5
+    assert (pred == (Y > 0)).mean() > 0.9
+    assert sp.shape == (n, 2) and np.allclose(sp.sum(1), 1, atol=1e-5)
+    save_head(head, tmp_path)
+    again = load_head(tmp_path)
+    assert again.fingerprint == head.fingerprint
+    p2, _ = again.predict(emb, X[:, dim:dim + 2], X[:, dim + 2:], cues, texts)
+    assert np.allclose(p, p2)
+    assert json.loads((tmp_path / "rootcause_head.json").read_text())["causes"] == causes
