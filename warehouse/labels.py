@@ -20,7 +20,7 @@ import pyarrow as pa
 from warehouse.db import WarehouseError, transaction
 
 _TODO = """SELECT m.mention_id, m.content_hash,
-                  coalesce(m.title || '. ', '') || m.text AS text, m.rating
+                  coalesce(m.title || '. ', '') || m.text AS text, m.rating, m.brand
            FROM mentions m {join}
            ORDER BY m.mention_id"""
 
@@ -42,11 +42,11 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-TodoRow = tuple[str, str, str, int | None]   # mention_id, content_hash, text, rating
+TodoRow = tuple  # mention_id, content_hash, text, rating[, brand id]
 
 
 def pending(con: duckdb.DuckDBPyConnection, model_version: str) -> list[TodoRow]:
-    """(mention_id, content_hash, text, rating) of mentions lacking a current label."""
+    """(mention_id, content_hash, text, rating, brand) of mentions lacking a current label."""
     return con.execute(_TODO.format(join="""
            LEFT JOIN labels l ON l.mention_id = m.mention_id AND l.model_version = ?
            WHERE l.mention_id IS NULL OR l.content_hash <> m.content_hash"""),
@@ -54,7 +54,7 @@ def pending(con: duckdb.DuckDBPyConnection, model_version: str) -> list[TodoRow]
 
 
 def all_mentions(con: duckdb.DuckDBPyConnection) -> list[TodoRow]:
-    """(mention_id, content_hash, text, rating) of every mention: what a relabel run reads."""
+    """(mention_id, content_hash, text, rating, brand) of every mention (a relabel run)."""
     return con.execute(_TODO.format(join="")).fetchall()
 
 
@@ -64,20 +64,24 @@ class TextGroup:
     text: str
     rating: int | None
     members: list[tuple[str, str]] = field(default_factory=list)   # (mention_id, content_hash)
+    brand: str | None = None  # sentiment is measured towards this brand
 
 
 def distinct_texts(rows: Sequence[TodoRow]) -> list[TextGroup]:
     """Group mentions whose label must be identical, so each is computed once.
 
-    The key is (content_hash, rating): reposts share the hash of title + text, and the
-    rating is an input of the label too (1–2 stars make a complaint), so two copies with
-    different ratings are labelled separately. Order follows the first member.
+    The key is (content_hash, rating, brand): reposts share the hash of title + text; the
+    rating is an input of the label too (1–2 stars make a complaint) and so is the brand
+    (sentiment is towards it), so copies that differ in either are labelled separately.
+    Order follows the first member.
     """
-    groups: dict[tuple[str, int | None], TextGroup] = {}
-    for mid, chash, text, rating in rows:
-        g = groups.get((chash, rating))
+    groups: dict[tuple[str, int | None, str | None], TextGroup] = {}
+    for row in rows:
+        mid, chash, text, rating = row[:4]
+        brand = row[4] if len(row) > 4 else None
+        g = groups.get((chash, rating, brand))
         if g is None:
-            g = groups[(chash, rating)] = TextGroup(text, rating)
+            g = groups[(chash, rating, brand)] = TextGroup(text, rating, brand=brand)
         g.members.append((mid, chash))
     return list(groups.values())
 
@@ -211,3 +215,30 @@ def activate(con: duckdb.DuckDBPyConnection, model_version: str) -> None:
             f"no labels of model version {model_version!r} in this warehouse; versions with "
             f"labels: {', '.join(known) or 'none (run `slukh classify` first)'}")
     register_version(con, model_version, activate=True)
+
+
+def copy_from_identical(con: duckdb.DuckDBPyConnection, model_version: str) -> int:
+    """Give pending mentions the label an identical text already has (same content hash,
+    rating and brand, same model version) — a repost seen in an earlier run is not
+    labelled again. Returns how many mentions got a copied label."""
+    before = con.execute("SELECT count(*) FROM labels WHERE model_version = ?",
+                         [model_version]).fetchone()[0]
+    with transaction(con):
+        con.execute(
+            """INSERT OR REPLACE INTO labels
+               SELECT m.mention_id, l.model_version, m.content_hash, l.sentiment,
+                      l.sentiment_score, l.is_complaint, l.root_causes, l.root_cause_scores,
+                      l.journey_stage, l.labelled_at
+               FROM mentions m
+               JOIN mentions m2 ON m2.content_hash = m.content_hash AND m2.brand = m.brand
+                    AND m2.rating IS NOT DISTINCT FROM m.rating
+                    AND m2.mention_id <> m.mention_id
+               JOIN labels l ON l.mention_id = m2.mention_id AND l.model_version = ?
+                    AND l.content_hash = m2.content_hash
+               LEFT JOIN labels me ON me.mention_id = m.mention_id AND me.model_version = ?
+               WHERE me.mention_id IS NULL OR me.content_hash <> m.content_hash
+               QUALIFY row_number() OVER (PARTITION BY m.mention_id ORDER BY m2.mention_id) = 1""",
+            [model_version, model_version])
+    after = con.execute("SELECT count(*) FROM labels WHERE model_version = ?",
+                        [model_version]).fetchone()[0]
+    return after - before
