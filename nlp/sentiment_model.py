@@ -41,7 +41,12 @@ class ArtifactError(RuntimeError):
 
 
 def artifact_fingerprint(directory: Path) -> str:
-    """12-hex hash of the files that define the model (not the model card)."""
+    """12-hex hash of the files that define the model (not the model card).
+
+    The figures that ``slukh eval`` and the root-cause step write into ``config.json``
+    (``evaluation``, ``rootcause``) are left out, so publishing them does not make a new
+    model version; the root-cause head has its own fingerprint.
+    """
     h = hashlib.sha256()
     for name in (CONFIG, ADAPTERS, HEADS):
         p = directory / name
@@ -49,7 +54,12 @@ def artifact_fingerprint(directory: Path) -> str:
             raise ArtifactError(f"{directory} lacks {name}: not a Slukh sentiment artifact; "
                                 "train one with `slukh train`")
         h.update(name.encode())
-        h.update(p.read_bytes())
+        if name == CONFIG:
+            cfg = {k: v for k, v in json.loads(p.read_text(encoding="utf-8")).items()
+                   if k not in ("evaluation", "rootcause")}
+            h.update(json.dumps(cfg, sort_keys=True).encode())
+        else:
+            h.update(p.read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -11,9 +11,11 @@ Backends (``backend=``):
 * ``"onnx"`` / ``"onnx-int8"`` — ONNX Runtime on a dynamically int8-quantised export
   (``nlp.onnx_backend``), built once per model and cached under ``$SLUKH_CACHE/onnx``.
   ``"onnx-fp32"`` runs the unquantised export (the opt-out when int8 is not good enough).
-* ``"auto"`` — torch on a GPU; on CPU onnx-int8 when onnxruntime is installed and the
-  export exists or can be built, else torch. ``SLUKH_NLP_BACKEND`` overrides ``auto``
-  (e.g. ``SLUKH_NLP_BACKEND=torch`` to turn quantisation off everywhere).
+* ``"auto"`` — torch on a GPU; on CPU onnx-fp32 when onnxruntime is installed and the
+  export exists or can be built, else torch. int8 is opt-in (``SLUKH_NLP_BACKEND=onnx-int8``
+  or ``backend="onnx-int8"``): on the AVX2 development CPU it was no faster than onnx-fp32
+  (BENCHMARKS.md) and cost 0.8 points of RuSentiTweet macro-F1 (0.657 vs 0.665), so it
+  only pays on CPUs with VNNI/AMX. ``SLUKH_NLP_BACKEND`` overrides ``auto``.
 
 ``fingerprint`` is ``<weights hash>-<backend tag>`` (e.g. ``1a2b3c4d5e6f-onnx-int8``):
 store it in ``labels.model_version`` so labels made by different numerics never mix
@@ -151,7 +153,7 @@ class TextModel:
             import onnxruntime  # noqa: F401
         except ImportError:
             return "torch", True
-        return "onnx-int8", True  # _load_onnx falls back to torch if the export fails
+        return "onnx-fp32", True  # _load_onnx falls back to torch if the export fails
 
     def _load_torch(self, device: str | None) -> None:
         import torch

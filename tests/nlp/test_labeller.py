@@ -67,7 +67,20 @@ def test_entities_are_put_in_front_of_the_text() -> None:
     lab = Labeller.from_parts(m)
     m.inputs.clear()
     lab.label(["Сбер хорош, а Заря хамит", "просто текст"], None, ["Заря Банк", None])
-    assert m.inputs == ["Заря Банк | Сбер хорош, а Заря хамит", "просто текст"]
+    # plain pass (embedding for the cause head), then the «brand | text» pass (sentiment)
+    assert m.inputs == ["Сбер хорош, а Заря хамит", "просто текст",
+                        "Заря Банк | Сбер хорош, а Заря хамит", "просто текст"]
+    m.inputs.clear()
+    lab.label(["просто текст"])
+    assert m.inputs == ["просто текст"]  # no brand: one pass
+
+
+def test_sentiment_comes_from_the_brand_pass() -> None:
+    m = FixedModel({"Заря Банк |": "negative", "хамит": "positive"})
+    lab = Labeller.from_parts(m)
+    assert lab.label(["Сбер хорош, а Заря хамит"])[0].sentiment == "positive"
+    assert lab.label(["Сбер хорош, а Заря хамит"], None, ["Заря Банк"])[0].sentiment == \
+        "negative"
     with pytest.raises(ValueError, match="entities"):
         lab.label(["a", "b"], None, ["x"])
 

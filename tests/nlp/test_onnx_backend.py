@@ -83,9 +83,12 @@ def test_export_onnx_writes_both_outputs(tmp_path: Path) -> None:
     assert logits.shape == (2, 3) and emb.shape == (2, 32)
 
 
-def test_auto_is_onnx_int8_on_cpu(tiny_classifier_dir: Path, cache_env: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_is_onnx_fp32_on_cpu_and_int8_is_opt_in(tiny_classifier_dir: Path,
+                                                      cache_env: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SLUKH_NLP_BACKEND", raising=False)
+    assert TextModel(tiny_classifier_dir, device="cpu").backend_tag == "onnx-fp32"
+    monkeypatch.setenv("SLUKH_NLP_BACKEND", "onnx-int8")
     assert TextModel(tiny_classifier_dir, device="cpu").backend_tag == "onnx-int8"
 
 

@@ -140,5 +140,5 @@ def test_unknown_backend_is_rejected(tiny_classifier_dir: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="backend"):
         TextModel(tiny_classifier_dir, backend="tensorflow")
-    monkeypatch.setenv("SLUKH_NLP_BACKEND", "torch")  # the opt-out of int8 for "auto"
+    monkeypatch.setenv("SLUKH_NLP_BACKEND", "torch")  # the opt-out of ONNX for "auto"
     assert TextModel(tiny_classifier_dir).backend_tag == "torch-fp32"

@@ -144,3 +144,17 @@ def test_adapters_for_another_encoder_are_refused(tmp_path: Path, tiny_encoder_d
     cfg_path.write_text(json.dumps(cfg))
     with pytest.raises(ArtifactError, match="retrain"):
         ensure_sentiment_model(tmp_path / "art", cache=tmp_path / "cache")
+
+
+def test_publishing_figures_keeps_the_model_version(tmp_path: Path) -> None:
+    from nlp.sentiment_model import ADAPTERS, CONFIG, HEADS, artifact_fingerprint
+
+    (tmp_path / ADAPTERS).write_bytes(b"a")
+    (tmp_path / HEADS).write_bytes(b"h")
+    (tmp_path / CONFIG).write_text(json.dumps({"lora": {"r": 16}}), encoding="utf-8")
+    before = artifact_fingerprint(tmp_path)
+    (tmp_path / CONFIG).write_text(json.dumps({"lora": {"r": 16}, "evaluation": {"f1": 0.6},
+                                               "rootcause": {"n_train": 3}}), encoding="utf-8")
+    assert artifact_fingerprint(tmp_path) == before
+    (tmp_path / CONFIG).write_text(json.dumps({"lora": {"r": 8}}), encoding="utf-8")
+    assert artifact_fingerprint(tmp_path) != before

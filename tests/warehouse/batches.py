@@ -1,12 +1,19 @@
-"""Write batch files in the spiders' contract (docs/architecture.md) for warehouse tests."""
+"""Write batch files in the spiders' contract (docs/architecture.md) for warehouse tests,
+and load them into a labelled warehouse."""
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from warehouse import labels, trends
+from warehouse.labels import LabelLike
+from warehouse.load import load_staging
+from warehouse.migrate import migrate
 
 SCHEMA = pa.schema([
     ("source", pa.string()), ("external_id", pa.string()), ("target_id", pa.string()),
@@ -37,3 +44,22 @@ def write_batch(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), path)
     return path
+
+
+def labelled_warehouse(tmp_path: Path, rows: list[dict],
+                       label: LabelLike) -> duckdb.DuckDBPyConnection:
+    """A warehouse in ``tmp_path`` holding ``rows``, every mention labelled ``label`` as "mv1".
+
+    The rows go through the real loader (staging batch, migrate, load_staging) and daily
+    trends are refreshed for "mv1"; spikes are not detected, so a test that needs them
+    runs ``spikes.detect``/``spikes.save`` itself. Uses ``tmp_path/staging``, ``runs``
+    and ``w.duckdb``; the caller owns the returned connection.
+    """
+    write_batch(tmp_path / "staging" / "b.parquet", rows)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    migrate(con)
+    load_staging(con, tmp_path / "staging", tmp_path / "runs")
+    todo = labels.pending(con, "mv1")
+    labels.write(con, "mv1", [(r[0], r[1]) for r in todo], [label] * len(todo))
+    trends.refresh_daily(con, "mv1")
+    return con

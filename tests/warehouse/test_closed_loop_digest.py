@@ -1,15 +1,10 @@
 """The daily digest carries the closed loop of each brand: recent actions and their verdicts."""
 from datetime import date, datetime, timedelta
 
-import duckdb
-
-from tests.warehouse.batches import review, write_batch
+from tests.warehouse.batches import labelled_warehouse, review
 from tests.warehouse.test_digest import FakeLabel
-from warehouse import labels, trends
 from warehouse.actions import add_action
 from warehouse.digest import write_digest
-from warehouse.load import load_staging
-from warehouse.migrate import migrate
 
 
 def _warehouse(tmp_path):
@@ -17,15 +12,7 @@ def _warehouse(tmp_path):
     end = datetime(2026, 11, 20, 9)
     rows = [review(i, published=end - timedelta(days=29 - i), rating=1) for i in range(29)]
     rows += [review(100 + i, published=end, rating=1) for i in range(15)]
-    write_batch(tmp_path / "staging" / "b.parquet", rows)
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    migrate(con)
-    load_staging(con, tmp_path / "staging", tmp_path / "runs")
-    todo = labels.pending(con, "mv1")
-    labels.write(con, "mv1", [(r[0], r[1]) for r in todo],
-                 [FakeLabel("negative", 0.9, True, ["waiting_time"])] * len(todo))
-    trends.refresh_daily(con, "mv1")
-    return con
+    return labelled_warehouse(tmp_path, rows, FakeLabel("negative", 0.9, True, ["waiting_time"]))
 
 
 def test_digest_shows_each_action_with_rates_and_verdict(tmp_path):

@@ -1,13 +1,9 @@
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-import duckdb
-
-from tests.warehouse.batches import review, write_batch
-from warehouse import labels, spikes, trends
+from tests.warehouse.batches import labelled_warehouse, review
+from warehouse import labels, spikes
 from warehouse.digest import write_digest
-from warehouse.load import load_staging
-from warehouse.migrate import migrate
 
 
 @dataclass
@@ -31,14 +27,8 @@ def _warehouse(tmp_path):
             i += 1
     rows.append(review(i, published=end, rating=1,
                        text="<script>alert('x')</script> Очередь огромная, никто не помог."))
-    write_batch(tmp_path / "staging" / "b.parquet", rows)
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    migrate(con)
-    load_staging(con, tmp_path / "staging", tmp_path / "runs")
-    todo = labels.pending(con, "mv1")
-    labels.write(con, "mv1", [(r[0], r[1]) for r in todo],
-                 [FakeLabel("negative", 0.9, True, ["waiting_time"], {"waiting_time": 1.0})] * len(todo))
-    trends.refresh_daily(con, "mv1")
+    label = FakeLabel("negative", 0.9, True, ["waiting_time"], {"waiting_time": 1.0})
+    con = labelled_warehouse(tmp_path, rows, label)
     spikes.save(con, "mv1", spikes.detect(con, "mv1", date(2026, 11, 20)))
     return con
 

@@ -26,13 +26,10 @@ import duckdb
 import pytest
 from PIL import Image, ImageStat
 
-from tests.warehouse.batches import review, write_batch
-from warehouse import labels, trends
+from tests.warehouse.batches import labelled_warehouse, review
 from warehouse.actions import add_action
 from warehouse.channels.render import AlertView, PostView, digest_message, render_alert
 from warehouse.digest import write_digest
-from warehouse.load import load_staging
-from warehouse.migrate import migrate
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -158,15 +155,7 @@ def _warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     end = datetime(2026, 11, 20, 9)
     rows = [review(i, published=end - timedelta(days=20 - i), rating=2) for i in range(20)]
     rows.append(review(99, published=end, rating=1, text=SCRAPED + " " + "и ещё " * 20))
-    write_batch(tmp_path / "staging" / "b.parquet", rows)
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    migrate(con)
-    load_staging(con, tmp_path / "staging", tmp_path / "runs")
-    todo = labels.pending(con, "mv1")
-    labels.write(con, "mv1", [(r[0], r[1]) for r in todo],
-                 [FakeLabel("negative", 0.9, True, ["waiting_time"])] * len(todo))
-    trends.refresh_daily(con, "mv1")
-    return con
+    return labelled_warehouse(tmp_path, rows, FakeLabel("negative", 0.9, True, ["waiting_time"]))
 
 
 def test_digest_file_and_digest_mail_render_safely(tmp_path):
