@@ -135,9 +135,9 @@ class Labeller:
 
     def features(self, texts: Sequence[str], entities: Sequence[str | None] | None = None
                  ) -> dict[str, np.ndarray]:
-        """Everything the heads need, from one forward pass per text.
+        """Everything the heads need: one forward pass per text, two with ``entities``.
 
-        With ``entities`` the sentiment comes from a second pass over «brand | text»;
+        With ``entities`` the sentiment comes from the second pass over «brand | text»;
         the embedding always comes from the plain text, because the cause head was
         fitted on plain-text embeddings (feeding it the entity pass's embeddings cost
         5 points of micro-F1 on the gold test half: 0.699 -> 0.648).
