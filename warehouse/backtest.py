@@ -13,16 +13,29 @@ Scored after a warm-up (the detector needs history): a spike is detected when an
 of its brand is raised while it lasts (or within ``grace`` hours after); time to detect is
 hours of data from the spike's first hour to the alert, 1 = the first spike hour already
 raised it. Every incident that overlaps no spike (nor its cooldown) is a false alarm.
+
+Oracle bound (:func:`oracle_within_1h`): what the best single-hour test could do on the same
+spikes. It knows the true usual rate r of each spike's first hour (day shock included) and
+the true noise (negative binomial, mean r, size ``noise_size``), and flags an hour whose
+count reaches k(r), the smallest k with P(X >= k) <= q, q = 1 false alarm per brand-month
+/ hours in a brand-month (generous: it ignores cooldown merging of false alarms). Its chance
+to catch a spike in the first hour is P(X >= k(r)) under mean ``spike_size`` × r; the bound
+is the exact mean of that over the planted spikes (no sampling). ``Result.bands`` splits the
+detector's and the oracle's within-1-hour rates by the usual rate at the spike's first hour.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import stats
 
 from warehouse import spikes
 
 MONTH_DAYS = 30.44
+# usual mentions per hour at a spike's first hour: (label, low, high)
+RATE_BANDS: tuple[tuple[str, float, float], ...] = (
+    ("< 5", 0.0, 5.0), ("5–15", 5.0, 15.0), ("15–40", 15.0, 40.0), ("≥ 40", 40.0, np.inf))
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,10 @@ class Result:
     false_alarms: int = 0
     brand_months: float = 0.0
     incidents: int = 0
+    hit_1h: list[bool] = field(default_factory=list)   # per planted spike, in order
+    oracle_within_1h: float = float("nan")              # see oracle_within_1h()
+    # (band label, spikes, detector within-1h rate, oracle within-1h rate)
+    bands: list[tuple[str, int, float, float]] = field(default_factory=list)
 
     @property
     def detection_rate(self) -> float:
@@ -132,10 +149,62 @@ def evaluate(counts: np.ndarray, planted: list[tuple[int, int, int]], cfg: Confi
             res.detected += 1
             res.within_1h += ttd <= 1
             res.ttd.append(ttd)
+        res.hit_1h.append(bool(when) and min(when) - s + 1 <= 1)
     res.false_alarms = sum(1 for bu in bursts if bu not in explained)
     return res
 
 
+def oracle_threshold(r: np.ndarray, size: float, q: float) -> np.ndarray:
+    """Smallest k with P(X >= k) <= q for X ~ NB(mean r, size), elementwise."""
+    r = np.asarray(r, dtype=float)
+    p = size / (size + r)
+    k = stats.nbinom.isf(q, size, p) + 1
+    k = np.where(stats.nbinom.sf(k - 1, size, p) > q, k + 1, k)     # guard isf rounding
+    k = np.where(stats.nbinom.sf(k - 2, size, p) <= q, k - 1, k)
+    return k
+
+
+def oracle_hit_prob(r: np.ndarray, spike_size: float, size: float, q: float) -> np.ndarray:
+    """P(first spike hour reaches k(r)): count ~ NB(mean spike_size × r, size)."""
+    r = np.asarray(r, dtype=float)
+    k = oracle_threshold(r, size, q)
+    return stats.nbinom.sf(k - 1, size, size / (size + spike_size * r))
+
+
+def oracle_probs(rate: np.ndarray, planted: list[tuple[int, int, int]], cfg: Config,
+                 fa_per_brand_month: float = 1.0) -> np.ndarray:
+    """Per planted spike, the oracle's chance to flag its first hour (see module docstring)."""
+    r = np.array([rate[b, s] for b, s, _ in planted], dtype=float)
+    q = fa_per_brand_month / (MONTH_DAYS * 24)
+    return oracle_hit_prob(r, cfg.spike_size, cfg.noise_size, q)
+
+
+def oracle_within_1h(rate: np.ndarray, planted: list[tuple[int, int, int]], cfg: Config,
+                     fa_per_brand_month: float = 1.0) -> float:
+    """Expected share of planted spikes an oracle that knows the true rate flags in hour 1."""
+    if not planted:
+        return float("nan")
+    return float(oracle_probs(rate, planted, cfg, fa_per_brand_month).mean())
+
+
+def rate_bands(rate: np.ndarray, planted: list[tuple[int, int, int]], hit_1h: list[bool],
+               oracle: np.ndarray) -> list[tuple[str, int, float, float]]:
+    """(band, spikes, detector within-1h rate, oracle rate) by usual rate at the first hour."""
+    r = np.array([rate[b, s] for b, s, _ in planted], dtype=float)
+    hit = np.asarray(hit_1h, dtype=bool)
+    rows = []
+    for label, lo, hi in RATE_BANDS:
+        m = (r >= lo) & (r < hi)
+        n = int(m.sum())
+        rows.append((label, n, float(hit[m].mean()) if n else float("nan"),
+                     float(oracle[m].mean()) if n else float("nan")))
+    return rows
+
+
 def run(cfg: Config, params: spikes.Params = spikes.DEFAULT) -> Result:
-    counts, _, planted = simulate(cfg)
-    return evaluate(counts, planted, cfg, params)
+    counts, rate, planted = simulate(cfg)
+    res = evaluate(counts, planted, cfg, params)
+    oracle = oracle_probs(rate, planted, cfg)
+    res.oracle_within_1h = float(oracle.mean()) if planted else float("nan")
+    res.bands = rate_bands(rate, planted, res.hit_1h, oracle)
+    return res

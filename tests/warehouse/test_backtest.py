@@ -2,7 +2,11 @@
 from dataclasses import replace
 
 import numpy as np
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
 
+from slukh.cli import app
 from warehouse import backtest, spikes
 
 
@@ -38,3 +42,74 @@ def test_stricter_detector_finds_no_more():
     strict = backtest.evaluate(counts, planted, cfg,
                                replace(spikes.DEFAULT, alpha=1e-6, alpha_strong=1e-8))
     assert strict.detected <= loose.detected and strict.incidents <= loose.incidents
+
+
+Q = 1 / (backtest.MONTH_DAYS * 24)      # 1 false alarm per brand-month, per hour
+
+
+def test_oracle_probability_matches_simulated_negative_binomial_counts():
+    rng = np.random.default_rng(0)
+    r, size, spike, n = 6.0, 20.0, 3.0, 200_000
+    k = backtest.oracle_threshold(np.array([r]), size, Q)[0]
+    null = rng.poisson(r * rng.gamma(size, 1 / size, n))           # the simulator's noise
+    hot = rng.poisson(spike * r * rng.gamma(size, 1 / size, n))
+    assert (null >= k).mean() <= Q + 3 * np.sqrt(Q / n)          # within the budget…
+    assert (null >= k - 1).mean() > Q - 3 * np.sqrt(Q / n)       # …and k is the smallest such
+    p = backtest.oracle_hit_prob(np.array([r]), spike, size, Q)[0]
+    assert 0.3 < p < 0.9
+    assert abs((hot >= k).mean() - p) < 0.005                    # sd of the estimate ~0.001
+
+
+def test_oracle_rises_with_volume_spike_size_and_budget():
+    by_rate = backtest.oracle_hit_prob(np.array([1.0, 5.0, 25.0, 125.0]), 3.0, 20.0, Q)
+    assert (np.diff(by_rate) > 0).all() and by_rate[0] < 0.3 and by_rate[-1] > 0.9
+    by_size = [backtest.oracle_hit_prob(np.array([8.0]), s, 20.0, Q)[0] for s in (1.5, 2, 3, 5, 8)]
+    assert (np.diff(by_size) > 0).all()
+    assert backtest.oracle_hit_prob(np.array([8.0]), 1.0, 20.0, Q)[0] <= Q   # no spike: FA rate
+    loose = backtest.oracle_hit_prob(np.array([8.0]), 3.0, 20.0, 10 * Q)[0]
+    assert loose > backtest.oracle_hit_prob(np.array([8.0]), 3.0, 20.0, Q)[0]
+
+
+def test_oracle_threshold_holds_on_the_simulated_quiet_hours():
+    cfg = backtest.Config(brands=10, days=120, seed=1)
+    counts, rate, planted = backtest.simulate(cfg)
+    k = backtest.oracle_threshold(rate, cfg.noise_size, Q)
+    quiet = np.ones_like(rate, dtype=bool)
+    for b, s, d in planted:
+        quiet[b, s:s + d + 1] = False
+    p0 = cfg.noise_size / (cfg.noise_size + rate)
+    expected = float(stats.nbinom.sf(k - 1, cfg.noise_size, p0)[quiet].sum())
+    assert expected <= Q * quiet.sum()
+    seen = int(((counts >= k) & quiet).sum())
+    assert abs(seen - expected) <= 4 * np.sqrt(expected)
+    hits = np.array([counts[b, s] >= k[b, s] for b, s, _ in planted])
+    o = backtest.oracle_within_1h(rate, planted, cfg)
+    assert abs(hits.mean() - o) <= 4 * np.sqrt(o * (1 - o) / len(planted))
+
+
+def test_detector_does_not_beat_the_oracle_bound():
+    cfg = backtest.Config(brands=4, days=120, spike_size=3.0, seed=21, volume=800)
+    r = backtest.run(cfg)
+    o = r.oracle_within_1h
+    assert r.spikes >= 10 and 0 < o < 1
+    assert r.within_1h_rate <= o + 2 * np.sqrt(o * (1 - o) / r.spikes)
+    assert len(r.hit_1h) == r.spikes and sum(r.hit_1h) == r.within_1h
+    assert [b[0] for b in r.bands] == [b[0] for b in backtest.RATE_BANDS]
+    assert sum(n for _, n, _, _ in r.bands) == r.spikes
+    assert sum(n * d for _, n, d, _ in r.bands if n) == pytest.approx(r.within_1h)
+    assert sum(n * q for _, n, _, q in r.bands if n) == pytest.approx(o * r.spikes)
+    filled = [q for _, n, _, q in r.bands if n]
+    assert filled == sorted(filled)                       # more mentions, easier spikes
+
+
+def test_cli_prints_the_oracle_row_and_the_bands():
+    args = ["--brands", "2", "--days", "60", "--seed", "3"]
+    res = CliRunner().invoke(app, ["backtest", *args])
+    assert res.exit_code == 0, res.output
+    r = backtest.run(backtest.Config(brands=2, days=60, seed=3))
+    assert "oracle bound within 1 h" in res.output
+    assert f"{r.oracle_within_1h:.1%}" in res.output
+    assert "usual mentions/hour" in res.output and "oracle bound" in res.output
+    for label, n, det, _ in r.bands:
+        if n:
+            assert f"{det:.1%}" in res.output
