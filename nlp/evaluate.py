@@ -70,7 +70,7 @@ def eval_reviews(labeller: Any, half: str = "test") -> dict[str, Any]:
     labs = labeller.label(texts, ratings, brands)
     plain = labeller.label(texts, ratings)
     gold_sent = [e.sentiment or "neutral" for e in exs]
-    res = {"n": len(exs), "half": half,
+    res = {"n": len(exs), "half": half, "unrated": sum(r is None for r in ratings),
            "sentiment_towards_brand": evaluate(gold_sent, [x.sentiment for x in labs], TARGET3),
            "sentiment_without_brand": evaluate(gold_sent, [x.sentiment for x in plain],
                                                TARGET3),
@@ -150,8 +150,12 @@ machine (`slukh train`), evaluation included: {tr.get('wall_time_s')} s.
 
 Root-cause head: {json.dumps(cfg.get('rootcause', {}).get('n_train'))} labelled reviews
 (`nlp/data/*.jsonl`, written and labelled by the Slukh team, plus the dev half of
-`nlp/eval/data`) and analyst corrections; per-cause thresholds chosen by 5-fold
-cross-validation on that training data.
+`nlp/eval/data`) and analyst corrections; per-cause thresholds and the weight of the
+lemma-bag layer ({cfg.get('rootcause', {}).get('bow_weight', 0.5)}) chosen by 5-fold
+cross-validation on that training data. The same head holds the review-sentiment layer
+(text model's sentiment + embedding + star rating, trained on the
+{cfg.get('rootcause', {}).get('n_review_sentiment', 0)} reviews' sentiment labels): a text
+with a star rating takes its sentiment from it, other texts from the `target3` head.
 """]
     sent = ev.get("sentiment", {})
     if "rusentitweet_5class" in sent:
@@ -184,7 +188,9 @@ Root causes: micro-F1 **{rc['micro_f1']:.3f}** (precision {rc['micro_precision']
 {rc['micro_recall']:.3f}), macro-F1 {rc['macro_f1']:.3f}; lemma rules alone: micro-F1
 {ro['micro_f1']:.3f}. Journey stage accuracy {rv['journey_stage_accuracy']:.3f}.
 Sentiment towards the brand: macro-F1 {st['macro_f1']:.3f}, accuracy {st['accuracy']:.3f}
-(without the brand in the input: {rv['sentiment_without_brand']['macro_f1']:.3f}).
+(without the brand in the input: {rv['sentiment_without_brand']['macro_f1']:.3f}); rated
+reviews go through the review-sentiment layer, unrated ones
+({rv.get('unrated', '?')} of {rv['n']}) through the `target3` head alone.
 
 {_table(rc['per_class'])}
 

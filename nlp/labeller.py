@@ -162,8 +162,10 @@ class Labeller:
         """One ``Label`` per text. ``ratings`` (1..5 or None) and ``entities`` (the brand
         the sentiment is about, e.g. «Заря Банк») may be omitted.
 
-        A rating of 1–2 makes a mention a complaint whatever the text says; root causes
-        are kept only for complaints and non-positive texts, because praise carries none.
+        A rated text is a review: its sentiment comes from the head's review layer (text
+        model's sentiment + embedding + stars). A rating of 1–2 makes a mention a complaint
+        whatever the text says; root causes are kept only for complaints and non-positive
+        texts, because praise carries none.
         """
         if isinstance(texts, str):
             raise TypeError("label() takes a list of texts")
@@ -183,9 +185,15 @@ class Labeller:
         else:
             cause_p, stage_p, thresholds = f["rules"], f["cues"], np.full(len(self.causes),
                                                                            RULE_ONLY_THRESHOLD)
+        sentiment = f["sentiment"]
+        rated = [i for i, r in enumerate(ratings) if r is not None]
+        if rated and self.head is not None and self.head.review is not None:
+            sentiment = sentiment.copy()
+            sentiment[rated] = self.head.review_sentiment(
+                f["embedding"][rated], f["sentiment"][rated], [ratings[i] for i in rated])
         out = []
         for i, (text, rating) in enumerate(zip(texts, ratings)):
-            p = f["sentiment"][i]
+            p = sentiment[i]
             sent = SENTIMENTS[int(p.argmax())]
             complaint = sent == "negative" or (rating is not None and
                                                 rating <= COMPLAINT_MAX_RATING)

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from nlp.rootcause_head import (NO_STAGE, CauseExample, bag_of_lemmas, fit_head, gold_files,
-                                gold_split, read_jsonl, save_head, training_files,
-                                tune_thresholds)
+from nlp.rootcause_head import (NO_STAGE, REVIEW_SENTIMENTS, CauseExample, bag_of_lemmas,
+                                fit_head, fit_review, gold_files, gold_split, read_jsonl,
+                                save_head, training_files, tune_thresholds)
 
 log = logging.getLogger(__name__)
 _URL = re.compile(r"https?://\S+")
@@ -84,7 +84,8 @@ def cause_training_set(feedback: list[dict[str, Any]] | None = None) -> list[Cau
         title = (r.get("title") or "").strip()
         text = f"{title}. {r['text']}" if title else r["text"]
         out.append(CauseExample(text, list(r["root_causes"]), r.get("journey_stage"),
-                                r.get("sentiment"), f"feedback:{r.get('id', '')}"))
+                                r.get("sentiment"), f"feedback:{r.get('id', '')}",
+                                r.get("rating"), r.get("brand")))
     return out
 
 
@@ -102,7 +103,8 @@ def train_rootcause(artifact: Path, feedback: list[dict[str, Any]] | None = None
     if not exs:
         raise TrainingDataError("no labelled reviews for the root-cause head (nlp/data/*.jsonl)")
     texts = [e.text for e in exs]
-    f = lab.features(texts)
+    # with the brand, as the pipeline labels (sentiment from the «brand | text» pass)
+    f = lab.features(texts, [e.brand for e in exs])
     X = np.hstack([f["embedding"], f["rules"], f["similarity"]])
     unknown = sorted({c for e in exs for c in e.causes} - set(lab.causes))
     if unknown:
@@ -112,15 +114,25 @@ def train_rootcause(artifact: Path, feedback: list[dict[str, Any]] | None = None
                   for e in exs])
     B = bag_of_lemmas(texts)
     dim = f["embedding"].shape[1]
-    thresholds = tune_thresholds(dim, lab.causes, lab.stages, X, Y, f["cues"], S, B)
+    thresholds, bow_weight = tune_thresholds(dim, lab.causes, lab.stages, X, Y, f["cues"], S, B)
     head = fit_head(dim, lab.causes, lab.stages, X, Y, f["cues"], S, B=B)
     import torch
 
     head.thresholds.copy_(torch.from_numpy(thresholds.astype(np.float32)))
+    head.bow_weight.fill_(bow_weight)
+    judged = [i for i, e in enumerate(exs) if e.sentiment in REVIEW_SENTIMENTS]
+    if judged:
+        fit_review(head, f["embedding"][judged], f["sentiment"][judged],
+                   [exs[i].rating for i in judged], [exs[i].sentiment for i in judged])
+    else:
+        head.review = None
+        log.warning("no sentiment labels in the training reviews: no review-sentiment layer")
     n_feedback = sum(1 for e in exs if e.id.startswith("feedback:"))
     head.meta = {"n_train": len(exs), "n_feedback": n_feedback,
                  "sources": sorted({p.name for p in training_files()}) + ["gold dev half"],
                  "thresholds": dict(zip(lab.causes, map(float, thresholds))),
+                 "bow_weight": bow_weight,
+                 "n_review_sentiment": len(judged),
                  "wall_time_s": round(time.perf_counter() - t0, 1)}
     save_head(head, artifact)
     from nlp.sentiment_model import CONFIG

@@ -363,6 +363,11 @@ def train(data: Annotated[Path, typer.Option(help="Folder with the shared Russia
             from warehouse.feedback import training_examples
             with pipeline.warehouse(settings) as con:
                 fb = training_examples(con)
+            # sentiment is trained towards the brand as people name it, like the pipeline
+            names = ({b.id: b.name for b in settings.brands()}
+                     if settings.brands_file.exists() else {})
+            for r in fb:
+                r["brand"] = names.get(r["brand"], r["brand"])
             console.print(f"{len(fb)} analyst correction(s) from label_feedback")
     if not causes_only and not data.is_dir():
         _fail(f"{data} is not a folder: pass --data with the shared sentiment sets", 2)

@@ -151,9 +151,11 @@ def training_examples(con: duckdb.DuckDBPyConnection, *, fill_from_model: bool =
                   CASE WHEN $fill THEN coalesce(f.sentiment, f.model_sentiment)
                        ELSE f.sentiment END,
                   CASE WHEN $fill THEN coalesce(f.journey_stage, f.model_journey_stage)
-                       ELSE f.journey_stage END
+                       ELSE f.journey_stage END,
+                  m.rating, m.brand
            FROM v_feedback_current f JOIN mentions m ON m.mention_id = f.mention_id
            WHERE NOT f.text_changed
            ORDER BY f.mention_id""", {"fill": fill_from_model}).fetchall()
-    keys = ("id", "title", "text", "root_causes", "sentiment", "journey_stage")
+    keys = ("id", "title", "text", "root_causes", "sentiment", "journey_stage", "rating",
+            "brand")
     return [dict(zip(keys, r)) for r in rows]

@@ -110,3 +110,55 @@ def test_shipped_model_labels_reviews() -> None:
     assert out[1].sentiment == "positive" and not out[1].is_complaint
     assert out[1].root_causes == []
     assert lab.model_version.startswith("slukh-v2-")
+
+
+def _review_head(lab: Labeller, flip_stars: bool = False):
+    """A cause head whose review layer learnt sentiment from the stars alone."""
+    from nlp.rootcause_head import CauseHead, fit_review
+
+    head = CauseHead(FixedModel.dim, lab.causes, lab.stages)
+    rng = np.random.default_rng(0)
+    stars = [int(s) for s in rng.integers(1, 6, 300)]
+    sents = ["negative" if s <= 2 else "neutral" if s == 3 else "positive" for s in stars]
+    if flip_stars:
+        stars = [6 - s for s in stars]
+    emb = rng.normal(size=(300, FixedModel.dim)).astype(np.float32)
+    probs = np.full((300, 3), 1 / 3)     # the text model says nothing
+    fit_review(head, emb, probs, stars, sents)
+    return head
+
+
+def test_rated_texts_take_the_review_layers_sentiment() -> None:
+    m = FixedModel({"Спасибо": "positive"})
+    head = _review_head(Labeller.from_parts(m))
+    lab = Labeller.from_parts(m, cause_head=head)
+    texts = ["Спасибо, всё отлично", "Спасибо, всё отлично", "Спасибо, всё отлично"]
+    rated, praised, unrated = lab.label(texts, [1, 5, None])
+    assert rated.sentiment == "negative" and rated.is_complaint     # the stars win
+    assert praised.sentiment == "positive" and not praised.is_complaint
+    assert unrated.sentiment == "positive"                           # no stars: the text model
+    # the layer really reads the stars: trained on reversed stars it reverses
+    flipped = Labeller.from_parts(m, cause_head=_review_head(Labeller.from_parts(m), True))
+    assert [x.sentiment for x in flipped.label(texts[:2], [1, 5])] == ["positive", "negative"]
+
+
+def test_a_head_saved_before_the_review_layer_still_loads(tmp_path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from nlp.rootcause_head import load_head, save_head
+
+    m = FixedModel({"Спасибо": "positive"})
+    head = _review_head(Labeller.from_parts(m))
+    head.bow_weight.fill_(0.8)
+    save_head(head, tmp_path)
+    assert load_head(tmp_path).review is not None
+    assert float(load_head(tmp_path).bow_weight) == pytest.approx(0.8)
+    state = load_file(tmp_path / "rootcause_head.safetensors")
+    old = {k: v for k, v in state.items() if not k.startswith("review.") and k != "bow_weight"}
+    save_file(old, tmp_path / "rootcause_head.safetensors")
+    again = load_head(tmp_path)
+    assert again.review is None and float(again.bow_weight) == 0.5
+    lab = Labeller.from_parts(m, cause_head=again)
+    assert lab.label(["Спасибо, всё отлично"], [1])[0].sentiment == "positive"
+    with pytest.raises(ValueError, match="slukh train"):
+        again.review_sentiment(np.zeros((1, FixedModel.dim)), np.full((1, 3), 1 / 3), [1])

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlp.rootcause_head import (NO_STAGE, bag_of_lemmas, fit_head, gold_files, gold_split,
-                                load_head, multilabel_report, read_jsonl, save_head,
+from nlp.rootcause_head import (BOW_WEIGHT_GRID, NO_STAGE, bag_of_lemmas, fit_head, gold_files,
+                                gold_split, load_head, multilabel_report, read_jsonl, save_head,
                                 training_files, tune_thresholds)
 from nlp.taxonomy import load_taxonomy
 
@@ -68,8 +68,9 @@ def test_head_learns_separable_causes_and_round_trips(tmp_path: Path) -> None:
     S = (Y[:, 0] > 0).astype(int) * 0 + (Y[:, 0] == 0).astype(int)
     texts = ["очередь час" if y[0] else "всё нормально" for y in Y]
     B = bag_of_lemmas(texts)
-    th = tune_thresholds(dim, causes, stages, X, Y, cues, S, B, folds=3, epochs=200)
+    th, w = tune_thresholds(dim, causes, stages, X, Y, cues, S, B, folds=3, epochs=200)
     assert th.shape == (2,) and ((0.2 <= th) & (th <= 0.7)).all()
+    assert w in BOW_WEIGHT_GRID
     head = fit_head(dim, causes, stages, X, Y, cues, S, B=B, epochs=200)
     p, sp = head.predict(emb, X[:, dim:dim + 2], X[:, dim + 2:], cues, texts)
     pred = p >= 0.5
@@ -81,3 +82,28 @@ def test_head_learns_separable_causes_and_round_trips(tmp_path: Path) -> None:
     p2, _ = again.predict(emb, X[:, dim:dim + 2], X[:, dim + 2:], cues, texts)
     assert np.allclose(p, p2)
     assert json.loads((tmp_path / "rootcause_head.json").read_text())["causes"] == causes
+
+
+def test_bow_weight_mixes_the_two_layers() -> None:
+    import torch
+
+    from nlp.rootcause_head import _unit
+
+    rng = np.random.default_rng(1)
+    causes, stages = ["waiting_time", "staff_attitude"], ["support", NO_STAGE]
+    n, dim = 60, 4
+    Y = (rng.random((n, 2)) < 0.5).astype(np.float32)
+    emb = rng.normal(size=(n, dim)).astype(np.float32)
+    X = np.hstack([emb, np.zeros((n, 4), np.float32)])
+    cues = np.tile(np.array([[0, 1]], np.float32), (n, 1))
+    texts = ["очередь час" if y[0] else "хамство" for y in Y]
+    head = fit_head(dim, causes, stages, X, Y, cues, np.ones(n, int), B=bag_of_lemmas(texts),
+                    epochs=50)
+    with torch.inference_mode():
+        lin = torch.sigmoid(head(torch.from_numpy(X), torch.from_numpy(cues))[0]).numpy()
+        bow = torch.sigmoid(head.bow(_unit(head.bag(texts)))).numpy()
+    parts = (emb, X[:, dim:dim + 2], X[:, dim + 2:], cues, texts)
+    assert np.allclose(head.predict(*parts)[0], (lin + bow) / 2, atol=1e-6)   # default 0.5
+    head.bow_weight.fill_(0.8)
+    assert np.allclose(head.predict(*parts)[0], 0.2 * lin + 0.8 * bow, atol=1e-6)
+    assert not np.allclose(lin, bow, atol=1e-3)      # the mix is visible

@@ -18,10 +18,11 @@ VOCAB = Vocabulary(causes=["waiting_time", "staff_attitude", "pricing_fees"],
                    stages=["support", "payment"])
 
 
-def put(con, mid: str, text: str, *, title: str | None = None, chash: str | None = None) -> None:
+def put(con, mid: str, text: str, *, title: str | None = None, chash: str | None = None,
+        rating: int | None = None) -> None:
     con.execute("""INSERT INTO mentions VALUES (?, 'banki_ru', ?, 'banki_ru:zarya', 'zarya', NULL, ?, ?,
-                   NULL, ?, ?, ?, ?, NULL, '{}', 'b1', 'b1')""",
-                [mid, mid, title, text, T0, T0, T0, chash or f"h-{mid}"])
+                   ?, ?, ?, ?, ?, NULL, '{}', 'b1', 'b1')""",
+                [mid, mid, title, text, rating, T0, T0, T0, chash or f"h-{mid}"])
 
 
 def label(con, mid: str, mv: str, sentiment: str, causes: list[str], stage: str | None = None) -> None:
@@ -34,7 +35,7 @@ def label(con, mid: str, mv: str, sentiment: str, causes: list[str], stage: str 
 def con():
     c = duckdb.connect()
     migrate(c)
-    put(c, "banki_ru:1", "Очередь два часа.", title="Очередь")
+    put(c, "banki_ru:1", "Очередь два часа.", title="Очередь", rating=1)
     put(c, "banki_ru:2", "Всё хорошо, спасибо.")
     label(c, "banki_ru:1", "mv1", "negative", ["waiting_time"], "support")
     label(c, "banki_ru:2", "mv1", "neutral", [])
@@ -104,12 +105,15 @@ def test_training_examples_fill_uncorrected_fields_from_the_active_model(con):
                  vocabulary=VOCAB)
     assert training_examples(con) == [
         {"id": "banki_ru:1", "title": "Очередь", "text": "Очередь два часа.",
-         "root_causes": ["staff_attitude"], "sentiment": "negative", "journey_stage": "support"},
+         "root_causes": ["staff_attitude"], "sentiment": "negative", "journey_stage": "support",
+         "rating": 1, "brand": "zarya"},
         {"id": "banki_ru:2", "title": None, "text": "Всё хорошо, спасибо.",
-         "root_causes": [], "sentiment": "positive", "journey_stage": None}]
+         "root_causes": [], "sentiment": "positive", "journey_stage": None,
+         "rating": None, "brand": "zarya"}]
     assert training_examples(con, fill_from_model=False)[0] == {
         "id": "banki_ru:1", "title": "Очередь", "text": "Очередь два часа.",
-        "root_causes": ["staff_attitude"], "sentiment": None, "journey_stage": None}
+        "root_causes": ["staff_attitude"], "sentiment": None, "journey_stage": None,
+        "rating": 1, "brand": "zarya"}
 
 
 def test_feedback_on_an_older_text_is_stale(con):
