@@ -82,6 +82,25 @@ def _check_inputs(vocab_size: int, pad_id: int) -> list[tuple[np.ndarray, np.nda
     return out
 
 
+# The exporter and its graph optimiser log every pass at INFO (over a hundred lines such as
+# "Replaced initializer 'val_578'…") and warn that torchvision is absent: keep them out of
+# the user's console during the one-off export; real errors still raise.
+EXPORTER_LOGGERS = ("onnxscript", "onnx_ir", "torch.onnx")
+
+
+@contextlib.contextmanager
+def _quiet(names: tuple[str, ...], level: int = logging.ERROR):
+    loggers = [logging.getLogger(n) for n in names]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(level)
+    try:
+        yield
+    finally:
+        for lg, lv in zip(loggers, before):
+            lg.setLevel(lv)
+
+
 def export_onnx(model_dir: str | Path, out_dir: str | Path, quantize: bool = True,
                 model: Any = None) -> Path:
     """Export ``model_dir``'s ``*ForSequenceClassification`` to ``out_dir/model.onnx``.
@@ -115,7 +134,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, quantize: bool = Tru
     chatter = io.StringIO()
     try:
         with contextlib.redirect_stdout(chatter), warnings.catch_warnings(), \
-                torch.inference_mode(False), torch.no_grad():
+                _quiet(EXPORTER_LOGGERS), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")  # exporter deprecation chatter, not our problem
             torch.onnx.export(wrapped, (ids, mask), str(fp32_path), dynamo=True,
                               input_names=["input_ids", "attention_mask"],
