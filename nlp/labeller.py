@@ -24,14 +24,14 @@ from typing import Any
 import numpy as np
 
 from nlp.rootcause import RuleRootCauseLabeller
-from nlp.rootcause_head import NO_STAGE, CauseHead, load_head
+from nlp.rootcause_head import NO_STAGE, REVIEW_SENTIMENTS, CauseHead, load_head
 from nlp.taxonomy import Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
 
 COMPLAINT_MAX_RATING = 2
 RULE_ONLY_THRESHOLD = 0.5  # one strong pattern or two weak ones (see taxonomy.yaml)
-SENTIMENTS = ("negative", "neutral", "positive")
+SENTIMENTS = REVIEW_SENTIMENTS  # one class order for the model heads and the review layer
 
 
 class LabelMapError(ValueError):

@@ -197,15 +197,10 @@ def quantize_int8(fp32_path: Path, int8_path: Path, keep_fp32: list[str] | None 
     nodes named in ``keep_fp32`` stay fp32."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # "consider pre-processing" is advice for CNNs
-    try:
+    with _quiet(("",)):  # root logger: "consider pre-processing" is advice for CNNs
         quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
                          per_channel=per_channel, op_types_to_quantize=list(op_types),
                          nodes_to_exclude=list(keep_fp32 or []))
-    finally:
-        root.setLevel(level)
 
 
 def onnx_cache_dir(weights_fingerprint: str, quantize: bool) -> Path:

@@ -351,7 +351,7 @@ def load_head(directory: Path) -> CauseHead:
     state = load_file(directory / "rootcause_head.safetensors")
     if "review.weight" not in state:   # a head trained before the review layer existed
         head.review = None
-    state.setdefault("bow_weight", torch.tensor(0.5))   # before the weight was tuned
+    state.setdefault("bow_weight", head.bow_weight)   # before the weight was tuned
     head.load_state_dict(state, strict=True)
     head.meta = {k: v for k, v in cfg.items() if k not in ("dim", "causes", "stages")}
     head.eval()

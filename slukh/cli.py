@@ -364,8 +364,7 @@ def train(data: Annotated[Path, typer.Option(help="Folder with the shared Russia
             with pipeline.warehouse(settings) as con:
                 fb = training_examples(con)
             # sentiment is trained towards the brand as people name it, like the pipeline
-            names = ({b.id: b.name for b in settings.brands()}
-                     if settings.brands_file.exists() else {})
+            names = pipeline.brand_names(settings)
             for r in fb:
                 r["brand"] = names.get(r["brand"], r["brand"])
             console.print(f"{len(fb)} analyst correction(s) from label_feedback")

@@ -137,6 +137,12 @@ class ClassifyReport:
     relabel: bool = False
 
 
+def brand_names(settings: Settings) -> dict[str, str]:
+    """Brand id -> the name people write («Заря Банк»); empty without a brands file."""
+    return ({b.id: b.name for b in settings.brands()}
+            if settings.brands_file.exists() else {})
+
+
 def classify(settings: Settings, *, chunk: int = 256,
              progress: Callable[[int, int], None] | None = None,
              relabel: bool = False, labeller: Any | None = None) -> ClassifyReport:
@@ -157,8 +163,7 @@ def classify(settings: Settings, *, chunk: int = 256,
         todo = label_store.all_mentions(con) if relabel else label_store.pending(con, mv)
         groups = label_store.distinct_texts(todo)
         # Sentiment is measured towards the brand, named as people write it.
-        names = ({b.id: b.name for b in settings.brands()}
-                 if settings.brands_file.exists() else {})
+        names = brand_names(settings)
         done = 0
         for i in range(0, len(groups), chunk):
             part = groups[i:i + chunk]

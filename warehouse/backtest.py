@@ -144,12 +144,14 @@ def evaluate(counts: np.ndarray, planted: list[tuple[int, int, int]], cfg: Confi
         hits = [bu for bu in by_brand.get(b, []) if bu.start <= end + params.cooldown and bu.last >= s]
         explained.update(hits)
         when = [max(bu.confirmed, s) for bu in hits if bu.confirmed <= end + cfg.grace]
+        hit = False
         if when:
             ttd = min(when) - s + 1
+            hit = ttd <= 1
             res.detected += 1
-            res.within_1h += ttd <= 1
+            res.within_1h += hit
             res.ttd.append(ttd)
-        res.hit_1h.append(bool(when) and min(when) - s + 1 <= 1)
+        res.hit_1h.append(hit)
     res.false_alarms = sum(1 for bu in bursts if bu not in explained)
     return res
 
