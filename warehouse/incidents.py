@@ -200,12 +200,14 @@ def detect_day(con: duckdb.DuckDBPyConnection, mv: str, day: date,
         return []
     brands = sorted({b for b, _ in keys})
     group = np.array([brands.index(b) for b, _ in keys])
-    sc = spikes.score(y, avail, p)
+    share = spikes.alpha_shares(group, np.array([k[1] == ALL for k in keys]), p.volume_share)
+    sc = spikes.score(y, avail, p, share)
     from_t = int((day_start - t0) / timedelta(hours=1)) - LOOKBACK_HOURS
     day_t = from_t + LOOKBACK_HOURS
     hour = lambda t: t0 + timedelta(hours=int(t))  # noqa: E731
     found = []
-    for b in spikes.incidents(sc.anomalous, sc.strong, group, start=from_t, p=p):
+    for b in spikes.incidents(sc.anomalous, sc.strong, group, start=from_t, p=p,
+                              window=sc.window):
         if b.last < day_t:
             continue
         rows = np.flatnonzero(group == b.group)

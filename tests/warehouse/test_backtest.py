@@ -113,3 +113,30 @@ def test_cli_prints_the_oracle_row_and_the_bands():
     for label, n, det, _ in r.bands:
         if n:
             assert f"{det:.1%}" in res.output
+
+
+def test_cause_series_split_the_negatives_and_share_the_brands_incidents():
+    cfg = backtest.Config(brands=3, days=60, seed=4, volume=800, causes=5)
+    counts, _, planted = backtest.simulate(cfg)
+    causes = backtest.simulate_causes(counts, planted, cfg)
+    assert causes.shape == (3, 5, counts.shape[1])
+    assert (causes.sum(axis=1) <= counts).all()                 # a split, never more
+    share = causes.sum() / counts.sum()
+    assert 0.6 < share < 0.8                                    # 30% carry no cause
+    r = backtest.run(cfg)
+    assert r.series == 3 * (1 + 5)
+    assert backtest.run(replace(cfg, causes=0)).series == 3
+    # the volume counts do not depend on how many cause series are drawn
+    assert (backtest.simulate(replace(cfg, causes=0))[0] == counts).all()
+
+
+def test_a_focused_spike_lands_in_one_cause():
+    cfg = backtest.Config(brands=2, days=60, seed=8, volume=800, causes=6, spike_size=4.0,
+                          spike_focus=1.0)
+    counts, _, planted = backtest.simulate(cfg)
+    causes = backtest.simulate_causes(counts, planted, cfg)
+    b, s, d = planted[0]
+    during = causes[b, :, s:s + d].sum(axis=1)
+    before = causes[b, :, s - 7 * 24:s - 7 * 24 + d].sum(axis=1)   # same hours a week before
+    top = int(np.argmax(during - before))
+    assert during[top] > 0.6 * counts[b, s:s + d].sum()         # 3 of 4 spike mentions

