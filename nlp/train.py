@@ -146,15 +146,15 @@ def train_rootcause(artifact: Path, feedback: list[dict[str, Any]] | None = None
 
 
 def train(data_dir: Path, out_dir: Path, *, epochs: int = 2, skip_sentiment: bool = False,
-          feedback: list[dict[str, Any]] | None = None, limit: int | None = None
-          ) -> dict[str, Any]:
+          feedback: list[dict[str, Any]] | None = None, limit: int | None = None,
+          precision: str = "fp32") -> dict[str, Any]:
     """Both steps; returns a report with wall times."""
     from nlp.finetune import FinetuneConfig, train_and_save
 
     t0 = time.perf_counter()
     report: dict[str, Any] = {}
     if not skip_sentiment:
-        cfg = train_and_save(Path(data_dir), Path(out_dir), FinetuneConfig(epochs=epochs),
+        cfg = train_and_save(Path(data_dir), Path(out_dir), FinetuneConfig(epochs=epochs, precision=precision),
                              limit=limit)
         report["sentiment"] = {"training": cfg["training"],
                                "metrics_heldout": cfg["metrics_heldout"]}

@@ -351,6 +351,7 @@ def demo(port: Annotated[int, typer.Option(help="Port of the local demo site (0 
 def train(data: Annotated[Path, typer.Option(help="Folder with the shared Russian sentiment sets (RuSentiTweet, RuSentNE-2023, SentiRuEval-2015).")] = Path("../shared/data/sentiment"),
           out_dir: Annotated[Path, typer.Option("--out", help="Artifact folder to write (adapters, heads, model card).")] = Path("nlp/models/slukh-sentiment-v2"),
           epochs: Annotated[int, typer.Option(help="Fine-tuning epochs over the sentiment data.")] = 2,
+          precision: Annotated[str, typer.Option(help="fp32, or bf16 (autocast: about 1.8x faster on CPUs with AVX512-BF16, but scored lower on held-out RuSentiTweet), or auto (bf16 where supported).")] = "fp32",
           causes_only: Annotated[bool, typer.Option("--causes-only", help="Keep the sentiment adapters; refit only the root-cause head (seconds), e.g. after analysts' corrections.")] = False,
           feedback: Annotated[bool, typer.Option(help="Use analysts' corrections from label_feedback in the warehouse.")] = True,
           evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Run `slukh eval` afterwards and write the model card.")] = True) -> None:
@@ -377,7 +378,8 @@ def train(data: Annotated[Path, typer.Option(help="Folder with the shared Russia
             console.print(f"{len(fb)} analyst correction(s) from label_feedback")
     if not causes_only and not data.is_dir():
         _fail(f"{data} is not a folder: pass --data with the shared sentiment sets", 2)
-    report = run_train(data, out_dir, epochs=epochs, skip_sentiment=causes_only, feedback=fb)
+    report = run_train(data, out_dir, epochs=epochs, skip_sentiment=causes_only, feedback=fb,
+                       precision=precision)
     console.print_json(json.dumps(report, ensure_ascii=False, default=str))
     if evaluate:
         _print_eval(run_eval(out_dir, data if data.is_dir() else None))

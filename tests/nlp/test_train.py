@@ -133,6 +133,29 @@ def test_finetune_save_merge_gives_the_same_logits(tmp_path: Path, tiny_encoder_
     assert again == ensure_sentiment_model(tmp_path / "art", "target3", cache=tmp_path / "cache")
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_both_precisions_train_the_adapters_and_say_which_ran(tmp_path: Path,
+                                                              tiny_encoder_dir: Path,
+                                                              precision: str) -> None:
+    from nlp.finetune import finetune
+
+    model, _, report = finetune(make_data(tmp_path), tiny_encoder_dir,
+                                FinetuneConfig(epochs=1, batch_size=8, r=2, precision=precision),
+                                progress=False)
+    assert report["precision"] == precision
+    moved = [float(p.detach().abs().sum()) for n, p in model.named_parameters() if "lora_B" in n]
+    assert moved and max(moved) > 0
+    assert all(p.dtype == torch.float32 for p in model.parameters())   # fp32 master weights
+
+
+def test_precision_must_be_named() -> None:
+    from nlp.finetune import use_bf16
+
+    assert use_bf16("fp32") is False and use_bf16("bf16") is True
+    with pytest.raises(ValueError, match="precision"):
+        use_bf16("fp16")
+
+
 def test_adapters_for_another_encoder_are_refused(tmp_path: Path, tiny_encoder_dir: Path) -> None:
     from nlp.sentiment_model import ArtifactError, ensure_sentiment_model
 
