@@ -20,6 +20,7 @@ class LemmaMatcher:
 
     def __init__(self, negators: frozenset[str], window: int) -> None:
         self.negators, self.window = negators, window
+        self._unit_cache: dict[tuple[str, ...], tuple[list[tuple[str, str | None]], bool]] = {}
 
     def _negated(self, lem: Sequence[str], i: int) -> bool:
         before = lem[max(0, i - NEG_REACH) : i]
@@ -53,10 +54,21 @@ class LemmaMatcher:
                 out.append(i)
         return out
 
-    def matches(self, lem: Sequence[str], p: Pattern) -> bool:
-        units = self._units(p)
-        explicit = any(neg is not None for _, neg in units) or any(
-            w in self.negators for w, _ in units)
+    def matches(self, lem: Sequence[str], p: Pattern,
+                present: frozenset[str] | None = None) -> bool:
+        """Whether ``p`` fires in ``lem``. ``present`` (the set of ``lem``, computed once
+        per text by callers that test many patterns) skips patterns with a missing word
+        without scanning the text: the rules were most of the Labeller's own time."""
+        key = tuple(p.lemmas)
+        cached = self._unit_cache.get(key)
+        if cached is None:
+            units = self._units(p)
+            explicit = any(neg is not None for _, neg in units) or any(
+                w in self.negators for w, _ in units)
+            cached = self._unit_cache[key] = (units, explicit)
+        units, explicit = cached
+        if present is not None and any(w not in present for w, _ in units):
+            return False
         pos = [self._positions(lem, w, neg, explicit) for w, neg in units]
         if any(not ps for ps in pos):
             return False
@@ -84,20 +96,22 @@ class RuleRootCauseLabeller:
     def explain(self, text: str) -> dict[str, list[str]]:
         """Which patterns fired per cause (for routing UIs and debugging rules)."""
         lem = lemmatize(text)
+        present = frozenset(lem)
         out: dict[str, list[str]] = {}
         for c in self.taxonomy.causes:
-            hits = [p.text for p in c.patterns if self.matcher.matches(lem, p)]
+            hits = [p.text for p in c.patterns if self.matcher.matches(lem, p, present)]
             if hits:
                 out[c.id] = hits
         return out
 
     def predict_one(self, text: str) -> dict[str, float]:
         lem = lemmatize(text)
+        present = frozenset(lem)
         scores: dict[str, float] = {}
         for c in self.taxonomy.causes:
             miss = 1.0
             for p in c.patterns:
-                if self.matcher.matches(lem, p):
+                if self.matcher.matches(lem, p, present):
                     miss *= 1.0 - p.weight
             if miss < 1.0:
                 scores[c.id] = round(1.0 - miss, 4)
@@ -111,9 +125,10 @@ class RuleRootCauseLabeller:
     def stage(self, text: str) -> str | None:
         """Customer-journey stage with the most cue hits (ties: YAML order), or None."""
         lem = lemmatize(text)
+        present = frozenset(lem)
         best, best_n = None, 0
         for s in self.taxonomy.stages:
-            n = sum(self.matcher.matches(lem, p) for p in s.cues)
+            n = sum(self.matcher.matches(lem, p, present) for p in s.cues)
             if n > best_n:
                 best, best_n = s.id, n
         return best

@@ -118,3 +118,24 @@ def test_predict_is_batched(rules: RuleRootCauseLabeller) -> None:
 ])
 def test_journey_stage(rules: RuleRootCauseLabeller, text: str, stage: str | None) -> None:
     assert rules.stage(text) == stage
+
+
+def test_the_present_word_shortcut_never_changes_an_answer(rules: RuleRootCauseLabeller) -> None:
+    # predict_one/stage pass the set of a text's lemmas so patterns with a missing word are
+    # skipped without scanning; it must agree with the full scan on every pattern,
+    # negated ones included.
+    from nlp.lemmas import lemmatize
+    from nlp.rootcause_head import read_jsonl, training_files
+
+    texts = [t for t, _, _ in CASES] + [e.text for e in read_jsonl(training_files())[:300]]
+    patterns = [p for c in rules.taxonomy.causes for p in c.patterns] + \
+        [p for s in rules.taxonomy.stages for p in s.cues]
+    fired = 0
+    for text in texts:
+        lem = lemmatize(text)
+        present = frozenset(lem)
+        for p in patterns:
+            full = rules.matcher.matches(lem, p)
+            assert rules.matcher.matches(lem, p, present) == full, (text, p.text)
+            fired += full
+    assert fired > len(texts)          # the comparison covered patterns that do fire
