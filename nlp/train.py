@@ -154,8 +154,8 @@ def train(data_dir: Path, out_dir: Path, *, epochs: int = 2, skip_sentiment: boo
     t0 = time.perf_counter()
     report: dict[str, Any] = {}
     if not skip_sentiment:
-        cfg = train_and_save(Path(data_dir), Path(out_dir), FinetuneConfig(epochs=epochs, precision=precision),
-                             limit=limit)
+        cfg = train_and_save(Path(data_dir), Path(out_dir),
+                             FinetuneConfig(epochs=epochs, precision=precision), limit=limit)
         report["sentiment"] = {"training": cfg["training"],
                                "metrics_heldout": cfg["metrics_heldout"]}
     report["rootcause"] = train_rootcause(Path(out_dir), feedback)

@@ -30,8 +30,9 @@ Multiplicity: production tests a brand's negative volume and the complaints of e
 cause, and they share incidents, so they share one false-alarm budget. ``share`` gives
 each series its part (weighted Bonferroni, :func:`alpha_shares`): the volume series
 ``volume_share`` of it, the brand's cause series the rest in equal parts. Without it the
-backtest raised 1.5 false alarms per brand-month once the 14 cause series were tested. An incident (one per brand and burst) opens on one very
-surprising hour or on ``persist`` anomalous hours in a row, grows while any series of the
+backtest raised 1.5 false alarms per brand-month once the 14 cause series were tested.
+
+An incident (one per brand and burst) opens on one very surprising hour or on ``persist`` anomalous hours in a row, grows while any series of the
 brand stays anomalous and closes after ``cooldown`` quiet hours.
 """
 from __future__ import annotations
@@ -247,11 +248,9 @@ def score(y: np.ndarray, avail: np.ndarray, p: Params = DEFAULT,
     best_p, best_r, best_w = np.ones(shape), np.zeros(shape), np.zeros(shape, dtype=int)
     above_now = (y >= 1) & (y > e)
     split = np.ones(shape[0]) if share is None else np.asarray(share, dtype=float)
-    adjust = len(p.windows) / np.maximum(split, 1e-12)[:, None] * np.ones(shape)
-    inv1 = None
+    adjust = len(p.windows) / np.maximum(split, 1e-12)      # per series: windows × share
+    inv: dict[int, np.ndarray] = {}
     for w in p.windows:
-        inv = _dispersion(yw, e, evaluable, w, p)
-        inv1 = inv if w == 1 else inv1
         obs, exp_ = _trailing(y, w), _trailing(e, w)
         cand = ((obs >= p.min_count) & (obs >= p.min_ratio * exp_)
                 & (_trailing(evaluable.astype(float), w) >= w) & (split[:, None] > 0))
@@ -259,8 +258,9 @@ def score(y: np.ndarray, avail: np.ndarray, p: Params = DEFAULT,
             cand &= above_now
         if not cand.any():
             continue
-        var = exp_[cand] + inv[cand] * exp_[cand] ** 2
-        pv = np.minimum(nb_sf(obs[cand], exp_[cand], var) * adjust[cand], 1.0)
+        inv[w] = _dispersion(yw, e, evaluable, w, p)
+        var = exp_[cand] + inv[w][cand] * exp_[cand] ** 2
+        pv = np.minimum(nb_sf(obs[cand], exp_[cand], var) * adjust[np.nonzero(cand)[0]], 1.0)
         better = pv < best_p[cand]
         idx = tuple(a[better] for a in np.nonzero(cand))
         best_p[idx] = pv[better]
@@ -268,7 +268,7 @@ def score(y: np.ndarray, avail: np.ndarray, p: Params = DEFAULT,
         best_w[idx] = w
     anomalous = best_p < p.alpha
     sev = np.where(anomalous, severity(best_r, best_p), 0)
-    inv1 = _dispersion(yw, e, evaluable, 1, p) if inv1 is None else inv1
+    inv1 = inv[1] if 1 in inv else _dispersion(yw, e, evaluable, 1, p)
     return Scores(e, inv1, best_p, best_r, best_w, anomalous, best_p < p.alpha_strong, sev)
 
 
