@@ -14,9 +14,10 @@ embedding and the star rating: the text model learnt sentiment on tweets and new
 long reviews poorly (macro-F1 0.51 on the gold reviews), the layer brings it to the review
 domain.
 
-The head is a per-cause logistic layer over ``[embedding, rule scores, similarities]``
-plus a softmax over journey stages, trained on labelled reviews (``nlp/data/*.jsonl``,
-analyst corrections from ``label_feedback``). It is tiny (~8k numbers) and ships in git
+The head is a per-cause layer over ``[embedding, rule scores, similarities]`` (one hidden
+layer of ``CAUSE_HIDDEN`` units with dropout; a plain logistic layer in heads trained before
+it) plus a softmax over journey stages, trained on labelled reviews (``nlp/data/*.jsonl``,
+analyst corrections from ``label_feedback``). It is small (~110k numbers) and ships in git
 next to the sentiment adapters. Per-cause thresholds are chosen by cross-validation on
 the training data only, never on the evaluation set.
 """
@@ -36,6 +37,11 @@ from torch import nn
 
 NO_STAGE = "none"
 BOW_DIM = 1 << 14
+#: Hidden units of the cause layer over [embedding, rules, similarities]. A hidden layer
+#: (GELU, dropout 0.5) instead of a logistic one: out-of-fold micro-F1 on the training
+#: reviews 0.739 -> 0.749 (with the lemma bag mixed in as always). 0 = logistic.
+CAUSE_HIDDEN = 256
+HIDDEN_EPOCHS, HIDDEN_LR, HIDDEN_DROPOUT = 500, 0.005, 0.5
 REVIEW_SENTIMENTS = ("negative", "neutral", "positive")
 STARS = 5
 DATA_DIR = Path(__file__).parent / "data"
@@ -100,12 +106,15 @@ def gold_files() -> list[Path]:
 class CauseHead(nn.Module):
     """Logistic cause layer + stage softmax over stacked features."""
 
-    def __init__(self, dim: int, causes: Sequence[str], stages: Sequence[str]) -> None:
+    def __init__(self, dim: int, causes: Sequence[str], stages: Sequence[str],
+                 hidden: int = 0) -> None:
         super().__init__()
         self.causes, self.stages = list(causes), list(stages)
         n = len(self.causes)
-        self.dim = dim
-        self.cause = nn.Linear(dim + 2 * n, n)
+        self.dim, self.hidden = dim, hidden
+        self.cause: nn.Module = nn.Linear(dim + 2 * n, n) if not hidden else nn.Sequential(
+            nn.Dropout(0.1), nn.Linear(dim + 2 * n, hidden), nn.GELU(),
+            nn.Dropout(HIDDEN_DROPOUT), nn.Linear(hidden, n))
         self.stage = nn.Linear(dim + len(self.stages), len(self.stages))
         self.bow = nn.Linear(BOW_DIM, n)
         # review sentiment: [embedding, log p(sentiment) of the text model, stars one-hot]
@@ -236,11 +245,15 @@ def fit_bow(head: CauseHead, B: torch.Tensor, Y: np.ndarray, *, epochs: int = 30
 def fit_head(dim: int, causes: Sequence[str], stages: Sequence[str], X: np.ndarray,
              Y: np.ndarray, cues: np.ndarray, S: np.ndarray, *, B: torch.Tensor | None = None,
              epochs: int = 600, lr: float = 0.02, weight_decay: float = 1e-2,
-             seed: int = 0) -> CauseHead:
+             seed: int = 0, hidden: int = CAUSE_HIDDEN) -> CauseHead:
     """Full-batch AdamW on BCE (causes, balanced) + CE (stages); then the lemma layer
-    on ``B`` (raw bag rows of the same texts) when given."""
+    on ``B`` (raw bag rows of the same texts) when given.
+
+    With ``hidden`` the cause layer has a hidden layer and trains on its own
+    (``HIDDEN_EPOCHS`` at ``HIDDEN_LR``, chosen out-of-fold on the training reviews); the
+    stage layer shares no weights with it, so it trains as before."""
     torch.manual_seed(seed)
-    head = CauseHead(dim, causes, stages)
+    head = CauseHead(dim, causes, stages, hidden=hidden)
     Xt, Yt = torch.from_numpy(X.astype(np.float32)), torch.from_numpy(Y.astype(np.float32))
     Ct, St = torch.from_numpy(cues.astype(np.float32)), torch.from_numpy(S.astype(np.int64))
     pos = Yt.sum(0).clamp(min=1)
@@ -251,9 +264,19 @@ def fit_head(dim: int, causes: Sequence[str], stages: Sequence[str], X: np.ndarr
     head.train()
     for _ in range(epochs):
         opt.zero_grad()
-        zc, zs = head(Xt, Ct)
-        (bce(zc, Yt) + 0.5 * ce(zs, St)).backward()
+        if hidden:   # the stage layer alone; the cause layer trains below
+            ce_loss = ce(head.stage(torch.cat([Xt[:, :dim], Ct], 1)), St)
+            (0.5 * ce_loss).backward()
+        else:
+            zc, zs = head(Xt, Ct)
+            (bce(zc, Yt) + 0.5 * ce(zs, St)).backward()
         opt.step()
+    if hidden:
+        opt = torch.optim.AdamW(head.cause.parameters(), lr=HIDDEN_LR, weight_decay=weight_decay)
+        for _ in range(HIDDEN_EPOCHS):
+            opt.zero_grad()
+            bce(head.cause(Xt), Yt).backward()
+            opt.step()
     if B is not None:
         fit_bow(head, B, Y)
     head.eval()
@@ -338,7 +361,7 @@ def save_head(head: CauseHead, out: Path) -> None:
     save_file({k: v.contiguous() for k, v in head.state_dict().items()},
               out / "rootcause_head.safetensors")
     cfg = {"dim": head.dim, "causes": head.causes, "stages": head.stages,
-           "fingerprint": head.fingerprint, **head.meta}
+           "cause_hidden": head.hidden, "fingerprint": head.fingerprint, **head.meta}
     (out / "rootcause_head.json").write_text(json.dumps(cfg, indent=1, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
 
@@ -347,12 +370,13 @@ def load_head(directory: Path) -> CauseHead:
     from safetensors.torch import load_file
 
     cfg = json.loads((directory / "rootcause_head.json").read_text(encoding="utf-8"))
-    head = CauseHead(cfg["dim"], cfg["causes"], cfg["stages"])
+    head = CauseHead(cfg["dim"], cfg["causes"], cfg["stages"], hidden=cfg.get("cause_hidden", 0))
     state = load_file(directory / "rootcause_head.safetensors")
     if "review.weight" not in state:   # a head trained before the review layer existed
         head.review = None
     state.setdefault("bow_weight", head.bow_weight)   # before the weight was tuned
     head.load_state_dict(state, strict=True)
-    head.meta = {k: v for k, v in cfg.items() if k not in ("dim", "causes", "stages")}
+    head.meta = {k: v for k, v in cfg.items()
+                 if k not in ("dim", "causes", "stages", "cause_hidden")}
     head.eval()
     return head

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from nlp.rootcause_head import (BOW_WEIGHT_GRID, NO_STAGE, bag_of_lemmas, fit_head, gold_files,
                                 gold_split, load_head, multilabel_report, read_jsonl, save_head,
@@ -107,3 +108,27 @@ def test_bow_weight_mixes_the_two_layers() -> None:
     head.bow_weight.fill_(0.8)
     assert np.allclose(head.predict(*parts)[0], 0.2 * lin + 0.8 * bow, atol=1e-6)
     assert not np.allclose(lin, bow, atol=1e-3)      # the mix is visible
+
+
+@pytest.mark.parametrize("hidden", [0, 16])
+def test_cause_layer_shape_is_saved_and_restored(tmp_path: Path, hidden: int) -> None:
+    """A logistic head (as trained before the hidden layer) and a hidden-layer head both
+    load back with the same layer and the same answers."""
+    rng = np.random.default_rng(2)
+    causes, stages = ["waiting_time", "staff_attitude"], ["support", NO_STAGE]
+    n, dim = 80, 5
+    Y = (rng.random((n, 2)) < 0.4).astype(np.float32)
+    emb = rng.normal(size=(n, dim)).astype(np.float32) + np.hstack([Y * 3, np.zeros((n, dim - 2))])
+    X = np.hstack([emb, np.zeros((n, 4), np.float32)])
+    cues = np.tile(np.array([[0, 1]], np.float32), (n, 1))
+    texts = ["очередь" if y[0] else "грубо" for y in Y]
+    head = fit_head(dim, causes, stages, X, Y, cues, np.ones(n, int), B=bag_of_lemmas(texts),
+                    epochs=50, hidden=hidden)
+    assert isinstance(head.cause, torch.nn.Linear) == (hidden == 0)
+    save_head(head, tmp_path)
+    assert json.loads((tmp_path / "rootcause_head.json").read_text())["cause_hidden"] == hidden
+    again = load_head(tmp_path)
+    parts = (emb, X[:, dim:dim + 2], X[:, dim + 2:], cues, texts)
+    assert again.hidden == hidden and np.allclose(again.predict(*parts)[0], head.predict(*parts)[0])
+    p = head.predict(*parts)[0]
+    assert ((p >= 0.5) == (Y > 0)).mean() > 0.8   # it learnt the planted causes either way
