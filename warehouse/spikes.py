@@ -32,8 +32,9 @@ each series its part (weighted Bonferroni, :func:`alpha_shares`): the volume ser
 ``volume_share`` of it, the brand's cause series the rest in equal parts. Without it the
 backtest raised 1.5 false alarms per brand-month once the 14 cause series were tested.
 
-An incident (one per brand and burst) opens on one very surprising hour or on ``persist`` anomalous hours in a row, grows while any series of the
-brand stays anomalous and closes after ``cooldown`` quiet hours.
+An incident (one per brand and burst) opens on one very surprising hour or on ``persist``
+anomalous hours in a row, grows while any series of the brand stays anomalous and closes
+after ``cooldown`` quiet hours.
 """
 from __future__ import annotations
 
