@@ -212,12 +212,12 @@ def main() -> None:
 
     if args.model == "default":
         from nlp.labeller import Labeller
-        from nlp.lemmas import _lemmatize
+        from nlp.lemmas import clear_cache
 
         for backend in ("torch", "onnx-int8", "onnx-fp32"):
             lab = Labeller(backend=backend)
             lab.label(ours[:64])  # warm-up: lemmatiser dictionaries, ONNX session
-            _lemmatize.cache_clear()  # no lemmas left over from the warm-up or the last row
+            clear_cache()  # no lemmas left over from the warm-up or the last row
             dt, labs = _timed(lab.label, ours)
             rows.append((f"Labeller {backend} (sentiment + causes + stage)", ours_n, ours_n / dt))
             neg = np.mean([x.sentiment == "negative" for x in labs])  # type: ignore[attr-defined]

@@ -47,3 +47,8 @@ def lemmatize(text: str) -> list[str]:
 @lru_cache(maxsize=4096)
 def _lemmatize(text: str) -> tuple[str, ...]:
     return tuple(lemma(t) for t in tokens(text))
+
+
+def clear_cache() -> None:
+    """Forget the cached lemmas of recent texts (benchmarks time cold labelling with it)."""
+    _lemmatize.cache_clear()

@@ -110,6 +110,12 @@ def test_shipped_model_labels_reviews() -> None:
     assert out[1].sentiment == "positive" and not out[1].is_complaint
     assert out[1].root_causes == []
     assert lab.model_version.startswith("slukh-v2-")
+    # the shipped root-cause head is wired in: plain complaints get their obvious cause
+    app, queue = lab.label(["Третий день не могу войти в приложение, пишет ошибку",
+                            "Простояла в очереди в отделении полтора часа, работало одно окно"],
+                           [None, 2], ["Заря Банк", "Заря Банк"])
+    assert "digital_ux" in app.root_causes and "waiting_time" in queue.root_causes
+    assert "waiting_time" not in app.root_causes and "digital_ux" not in queue.root_causes
 
 
 def _review_head(lab: Labeller, flip_stars: bool = False):

@@ -88,8 +88,6 @@ def test_head_learns_separable_causes_and_round_trips(tmp_path: Path) -> None:
 def test_bow_weight_mixes_the_two_layers() -> None:
     import torch
 
-    from nlp.rootcause_head import _unit
-
     rng = np.random.default_rng(1)
     causes, stages = ["waiting_time", "staff_attitude"], ["support", NO_STAGE]
     n, dim = 60, 4
@@ -102,7 +100,7 @@ def test_bow_weight_mixes_the_two_layers() -> None:
                     epochs=50)
     with torch.inference_mode():
         lin = torch.sigmoid(head(torch.from_numpy(X), torch.from_numpy(cues))[0]).numpy()
-        bow = torch.sigmoid(head.bow(_unit(head.bag(texts)))).numpy()
+        bow = torch.sigmoid(head.bow_logits(head.bag(texts))).numpy()
     parts = (emb, X[:, dim:dim + 2], X[:, dim + 2:], cues, texts)
     assert np.allclose(head.predict(*parts)[0], (lin + bow) / 2, atol=1e-6)   # default 0.5
     head.bow_weight.fill_(0.8)
@@ -132,3 +130,68 @@ def test_cause_layer_shape_is_saved_and_restored(tmp_path: Path, hidden: int) ->
     assert again.hidden == hidden and np.allclose(again.predict(*parts)[0], head.predict(*parts)[0])
     p = head.predict(*parts)[0]
     assert ((p >= 0.5) == (Y > 0)).mean() > 0.8   # it learnt the planted causes either way
+
+
+def test_lemma_bag_is_sparse_hashed_presence_and_tfidf_rows_are_unit() -> None:
+    """The sparse bag holds exactly the hashed lemmas and lemma bigrams of each text, and
+    the tf-idf rows the layer reads are L2-normalised with the idf weights applied."""
+    import zlib
+
+    from nlp.lemmas import lemmatize
+    from nlp.rootcause_head import tfidf
+
+    texts = ["Очередь в отделении на час", "", "Хамство!"]
+    dim = 1 << 12
+    B = bag_of_lemmas(texts, dim)
+    assert B.is_sparse and B.shape == (3, dim)
+    dense = B.to_dense()
+    for i, t in enumerate(texts):
+        lem = lemmatize(t)
+        feats = lem + [f"{a}_{b}" for a, b in zip(lem, lem[1:])]
+        want = {zlib.crc32(f.encode()) % dim for f in feats}
+        assert set(torch.nonzero(dense[i]).flatten().tolist()) == want
+    assert dense[1].sum() == 0 and dense[2].sum() == 1       # one lemma, no bigram
+    idf = torch.rand(dim) + 1
+    X = tfidf(B, idf).to_dense()
+    assert torch.allclose(X[0].norm(), torch.tensor(1.0)) and X[1].abs().sum() == 0
+    cols = torch.nonzero(dense[0]).flatten()
+    assert torch.allclose(X[0, cols] / X[0, cols].norm(), idf[cols] / idf[cols].norm())
+
+
+def test_a_head_saved_before_bow_dim_loads_with_the_old_bag_size(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    causes, stages = ["waiting_time", "staff_attitude"], ["support", NO_STAGE]
+    n, dim = 40, 4
+    Y = (rng.random((n, 2)) < 0.5).astype(np.float32)
+    X = np.hstack([rng.normal(size=(n, dim)).astype(np.float32), np.zeros((n, 4), np.float32)])
+    cues = np.tile(np.array([[0, 1]], np.float32), (n, 1))
+    texts = ["очередь" if y[0] else "грубо" for y in Y]
+    head = fit_head(dim, causes, stages, X, Y, cues, np.ones(n, int),
+                    B=bag_of_lemmas(texts, 1 << 14), epochs=20, hidden=0)
+    save_head(head, tmp_path)
+    cfg = json.loads((tmp_path / "rootcause_head.json").read_text())
+    assert cfg.pop("bow_dim") == 1 << 14
+    (tmp_path / "rootcause_head.json").write_text(json.dumps(cfg))
+    again = load_head(tmp_path)
+    parts = (X[:, :dim], X[:, dim:dim + 2], X[:, dim + 2:], cues, texts)
+    assert again.bow_dim == 1 << 14
+    assert np.allclose(again.predict(*parts)[0], head.predict(*parts)[0])
+
+
+def test_threshold_tuning_runs_on_a_bag_as_large_as_the_training_set() -> None:
+    """Above ~30k stored entries torch selects sparse rows by another path, which failed
+    when the held-out rows of one fold were taken inside inference mode (the first full
+    refit crashed on the second fold); 3,000 short reviews reach that path."""
+    rng = np.random.default_rng(4)
+    words = ["очередь", "час", "хамство", "карта", "банк", "деньги", "приложение", "кредит",
+             "списали", "ждать"]
+    n, dim = 3000, 4
+    texts = [" ".join(rng.choice(words, 12)) for _ in range(n)]
+    B = bag_of_lemmas(texts)
+    assert B._nnz() > 40_000
+    Y = np.array([["очередь" in t, "хамство" in t] for t in texts], dtype=np.float32)
+    X = np.hstack([rng.normal(size=(n, dim)).astype(np.float32), np.zeros((n, 4), np.float32)])
+    cues = np.tile(np.array([[0, 1]], np.float32), (n, 1))
+    th, w = tune_thresholds(dim, ["waiting_time", "staff_attitude"], ["support", NO_STAGE], X, Y,
+                            cues, np.ones(n, int), B, folds=3, epochs=2, hidden=0)
+    assert th.shape == (2,) and w in BOW_WEIGHT_GRID
