@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from slukh import pipeline
 from slukh.config import REPO_ROOT, Settings
+from warehouse.templating import rate
 
 FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_START_DELAY": 0.01, "AUTOTHROTTLE_MAX_DELAY": 1}
 
@@ -57,7 +58,7 @@ def run_all(settings: Settings, *, site: str | None = None, day: date | None = N
         console.print(f"  no spikes on {d}")
     for s in found:
         console.print(f"  [bold red]spike[/] {d} {s.brand} / {s.root_cause}: {s.observed} complaints, "
-                      f"usually {s.expected:.1f} (×{s.ratio:.1f}, severity {s.severity}/10)")
+                      f"usually {rate(s.expected)} (×{s.ratio:.1f}, severity {s.severity}/10)")
     rep = pipeline.send_alerts(settings)
     summary["delivery"] = rep
     if rep.sent or rep.failed:

@@ -19,6 +19,7 @@ import numpy as np
 
 from warehouse import spikes
 from warehouse.db import transaction
+from warehouse.templating import rate
 
 MSK = timedelta(hours=3)
 LOOKBACK_HOURS = 48          # replayed before the day, so incidents crossing midnight continue
@@ -101,10 +102,6 @@ def _plural(n: int, one: str, few: str, many: str) -> str:
     return few if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14 else many
 
 
-def _num(x: float) -> str:
-    return f"{x:.1f}" if x >= 1 else f"{x:.2f}"
-
-
 def _name(series: str, names: dict[str, str] | None) -> str:
     return "все негативные упоминания" if series == ALL else (names or {}).get(series, series)
 
@@ -121,8 +118,8 @@ def explain(drivers: list[Driver], contributors: list[Driver], sources: list[dic
         lines.append(
             f"{_name(d.series, cause_names)}: ×{d.peak_observed / max(d.peak_expected, 1e-9):.1f} "
             f"к обычному для {WEEKDAY_GEN[when.weekday()]} {when:%H}:00 МСК "
-            f"({d.peak_observed} {noun} за час при норме {_num(d.peak_expected)}; "
-            f"за инцидент {d.observed} при норме {_num(d.expected)})")
+            f"({d.peak_observed} {noun} за час при норме {rate(d.peak_expected)}; "
+            f"за инцидент {d.observed} при норме {rate(d.expected)})")
     if contributors:
         lines.append("Также выросли: " + ", ".join(
             f"{_name(c.series, cause_names)} ×{c.ratio:.1f}" for c in contributors[:3]))

@@ -82,6 +82,14 @@ def test_render_escapes_scraped_text_for_every_target():
     assert m.images == {}
 
 
+def test_a_small_usual_rate_is_not_printed_as_zero():
+    """A cause that is usually rare ("0.041 an hour") must not read «при норме 0.0»."""
+    m = render_alert(view(observed=2, expected=0.041, ratio=48.8), chart=False)
+    assert "Жалоб: 2 при норме 0.04 (×48.8)" in m.text
+    assert "при норме 0.04" in m.html and "при норме 0.0 " not in m.html
+    assert "при норме 0.04" in m.telegram_html
+
+
 def test_chart_is_a_png_referenced_by_cid():
     m = render_alert(view())
     assert m.images["chart@slukh"][:8] == b"\x89PNG\r\n\x1a\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from warehouse.channels.base import Message
-from warehouse.templating import short, template_env
+from warehouse.templating import rate, short, template_env
 
 CHART_CID = "chart@slukh"
 
@@ -80,7 +80,7 @@ def chart_png(a: AlertView) -> bytes | None:
 def _telegram(a: AlertView) -> str:
     e = html.escape
     lines = [f"<b>Всплеск жалоб [{a.severity}/10]: {e(a.brand_name)} — {e(a.cause_name)}</b>",
-             f"{a.day:%d.%m.%Y}: {a.observed} жалоб при норме {a.expected:.1f} (×{a.ratio:.1f})",
+             f"{a.day:%d.%m.%Y}: {a.observed} жалоб при норме {rate(a.expected)} (×{a.ratio:.1f})",
              f"Ответственный: {e(a.owner_name)}"]
     lines += [f"— {e(x)}" for x in a.explanation]
     for p in a.posts[:3]:
