@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 import json
 from typing import Any
 
@@ -201,13 +201,23 @@ def refresh_trends(settings: Settings, model_version: str | None = None) -> tupl
 
 
 def detect_alerts(settings: Settings, day: date | None = None,
-                  model_version: str | None = None) -> tuple[date, list[spikes.Spike]]:
+                  model_version: str | None = None, days: int = 1
+                  ) -> tuple[date, list[spikes.Spike]]:
+    """Incidents active on ``day`` (default: the newest day with data), saved as alerts.
+
+    ``days`` > 1 also replays the days before it, oldest first, as the hourly job would
+    have run them: a first run over history (the demo) then reports a wave on the day it
+    began, not only its tail on the last day. An incident active on several days is one
+    alert, saved once per day it was seen and listed once, as last seen."""
     with warehouse(settings, snapshot=True) as con:
         mv = model_version or latest_model_version(con)
         day = day or latest_day(con)
-        found = spikes.detect(con, mv, day)
-        spikes.save(con, mv, found)
-        return day, found
+        by_id: dict[str, spikes.Spike] = {}
+        for back in range(max(1, days) - 1, -1, -1):
+            found = spikes.detect(con, mv, day - timedelta(days=back))
+            spikes.save(con, mv, found)
+            by_id.update((inc.incident_id, inc) for inc in found)
+        return day, sorted(by_id.values(), key=lambda inc: (inc.started_at, inc.brand))
 
 
 def digest(settings: Settings, day: date | None = None,
