@@ -18,8 +18,9 @@ The head is a per-cause layer over ``[embedding, rule scores, similarities]`` (o
 layer of ``CAUSE_HIDDEN`` units with dropout; a plain logistic layer in heads trained before
 it) plus a softmax over journey stages, trained on labelled reviews (``nlp/data/*.jsonl``,
 analyst corrections from ``label_feedback``). It is small (about 1M numbers, most of them
-the lemma-bag layer's weights; a few MB) and ships in git next to the sentiment adapters. Per-cause thresholds are chosen by cross-validation on
-the training data only, never on the evaluation set.
+the lemma-bag layer's weights; a few MB) and ships in git next to the sentiment adapters.
+Per-cause thresholds are chosen by cross-validation on the training data only, never on the
+evaluation set.
 """
 from __future__ import annotations
 
@@ -38,9 +39,10 @@ from torch import nn
 NO_STAGE = "none"
 #: Columns of the hashed lemma bag. 2^16 rather than 2^14: fewer lemma bigrams share a
 #: column, out-of-fold micro-F1 on the 3,113 training reviews 0.762 -> 0.770 (2^17: 0.773,
-#: 2^18: 0.771, within noise of each other; the smallest was kept). Heads saved before
-#: ``bow_dim`` was recorded load with 2^14.
+#: 2^18: 0.771, within noise of each other; the smallest was kept).
 BOW_DIM = 1 << 16
+#: The bag size of heads saved before ``bow_dim`` was recorded in rootcause_head.json.
+LEGACY_BOW_DIM = 1 << 14
 #: Hidden units of the cause layer over [embedding, rules, similarities]. A hidden layer
 #: (GELU, dropout 0.5) instead of a logistic one: out-of-fold micro-F1 on the training
 #: reviews 0.739 -> 0.749 (with the lemma bag mixed in as always). 0 = logistic.
@@ -229,9 +231,9 @@ def bag_of_lemmas(texts: Sequence[str], dim: int = BOW_DIM) -> torch.Tensor:
     for i, t in enumerate(texts):
         lem = lemmatize(t)
         hit = {zlib.crc32(f.encode()) % dim
-               for f in set(lem + [f"{a}_{b}" for a, b in zip(lem, lem[1:])])}
+               for f in lem + [f"{a}_{b}" for a, b in zip(lem, lem[1:])]}
         rows += [i] * len(hit)
-        cols += sorted(hit)
+        cols += hit       # coalesce() below sorts the entries
     return torch.sparse_coo_tensor(torch.tensor([rows, cols], dtype=torch.long).reshape(2, -1),
                                    torch.ones(len(rows)), (len(texts), dim),
                                    check_invariants=False).coalesce()
@@ -408,7 +410,7 @@ def load_head(directory: Path) -> CauseHead:
 
     cfg = json.loads((directory / "rootcause_head.json").read_text(encoding="utf-8"))
     head = CauseHead(cfg["dim"], cfg["causes"], cfg["stages"], hidden=cfg.get("cause_hidden", 0),
-                     bow_dim=cfg.get("bow_dim", 1 << 14))
+                     bow_dim=cfg.get("bow_dim", LEGACY_BOW_DIM))
     state = load_file(directory / "rootcause_head.safetensors")
     if "review.weight" not in state:   # a head trained before the review layer existed
         head.review = None

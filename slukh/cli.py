@@ -299,11 +299,13 @@ def _print_delivery(rep) -> None:  # noqa: ANN001 — warehouse.delivery.Deliver
 
 
 def _print_spikes(d: date, found: list) -> None:
+    from warehouse.templating import rate
+
     if not found:
         console.print(f"no spikes on {d}")
     for s in found:
         console.print(f"[bold red]spike[/] {d} {s.brand} / {s.root_cause}: {s.observed} complaints vs "
-                      f"{s.expected:.1f} usual (×{s.ratio:.1f}, p={s.p_value:.1e}, severity {s.severity}/10)")
+                      f"{rate(s.expected)} usual (×{s.ratio:.1f}, p={s.p_value:.1e}, severity {s.severity}/10)")
 
 
 @app.command()

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from nlp.rootcause_head import (BOW_WEIGHT_GRID, NO_STAGE, bag_of_lemmas, fit_head, gold_files,
-                                gold_split, load_head, multilabel_report, read_jsonl, save_head,
-                                training_files, tune_thresholds)
+from nlp.rootcause_head import (BOW_WEIGHT_GRID, LEGACY_BOW_DIM, NO_STAGE, bag_of_lemmas,
+                                fit_head, gold_files, gold_split, load_head, multilabel_report,
+                                read_jsonl, save_head, training_files, tune_thresholds)
 from nlp.taxonomy import load_taxonomy
 
 
@@ -167,14 +167,14 @@ def test_a_head_saved_before_bow_dim_loads_with_the_old_bag_size(tmp_path: Path)
     cues = np.tile(np.array([[0, 1]], np.float32), (n, 1))
     texts = ["очередь" if y[0] else "грубо" for y in Y]
     head = fit_head(dim, causes, stages, X, Y, cues, np.ones(n, int),
-                    B=bag_of_lemmas(texts, 1 << 14), epochs=20, hidden=0)
+                    B=bag_of_lemmas(texts, LEGACY_BOW_DIM), epochs=20, hidden=0)
     save_head(head, tmp_path)
     cfg = json.loads((tmp_path / "rootcause_head.json").read_text())
-    assert cfg.pop("bow_dim") == 1 << 14
+    assert cfg.pop("bow_dim") == LEGACY_BOW_DIM
     (tmp_path / "rootcause_head.json").write_text(json.dumps(cfg))
     again = load_head(tmp_path)
     parts = (X[:, :dim], X[:, dim:dim + 2], X[:, dim + 2:], cues, texts)
-    assert again.bow_dim == 1 << 14
+    assert again.bow_dim == LEGACY_BOW_DIM
     assert np.allclose(again.predict(*parts)[0], head.predict(*parts)[0])
 
 
