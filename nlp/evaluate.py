@@ -159,7 +159,10 @@ Root-cause head: {json.dumps(rcm.get('n_train'))} labelled reviews
 (`nlp/data/*.jsonl`, written and labelled by the Slukh team, plus the dev half of
 `nlp/eval/data`) and analyst corrections; per-cause thresholds and the weight of the
 lemma-bag layer ({rcm.get('bow_weight', 0.5)}) chosen by 5-fold
-cross-validation on that training data. The same head holds the review-sentiment layer
+cross-validation on that training data, and so is the complaint floor
+({rcm.get('complaint_floor', 0.0)}; 0 = off): a complaint that no cause reaches the
+threshold for gets its most likely cause if that scores at least this.
+The same head holds the review-sentiment layer
 (text model's sentiment + embedding + star rating, trained on the
 {rcm.get('n_review_sentiment', 0)} reviews' sentiment labels): a text
 with a star rating takes its sentiment from it, other texts from the `target3` head.

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from nlp.rootcause import RuleRootCauseLabeller
-from nlp.rootcause_head import NO_STAGE, REVIEW_SENTIMENTS, CauseHead, load_head
+from nlp.rootcause_head import (NO_STAGE, REVIEW_SENTIMENTS, CauseHead, cause_predictions,
+                                load_head)
 from nlp.taxonomy import Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,9 @@ class Labeller:
         A rated text is a review: its sentiment comes from the head's review layer (text
         model's sentiment + embedding + stars). A rating of 1–2 makes a mention a complaint
         whatever the text says; root causes are kept only for complaints and non-positive
-        texts, because praise carries none.
+        texts, because praise carries none. A complaint that no cause reaches the threshold
+        for gets its most likely cause when the head's ``complaint_floor`` allows it, so
+        that it can be routed to a department.
         """
         if isinstance(texts, str):
             raise TypeError("label() takes a list of texts")
@@ -191,20 +194,21 @@ class Labeller:
             sentiment = sentiment.copy()
             sentiment[rated] = self.head.review_sentiment(
                 f["embedding"][rated], f["sentiment"][rated], [ratings[i] for i in rated])
+        sents = [SENTIMENTS[int(p.argmax())] for p in sentiment]
+        complaints = np.array([s == "negative" or (r is not None and r <= COMPLAINT_MAX_RATING)
+                               for s, r in zip(sents, ratings)])
+        floor = float(self.head.complaint_floor) if self.head is not None else 0.0
+        picked = cause_predictions(cause_p, thresholds, complaints, floor)
         out = []
-        for i, (text, rating) in enumerate(zip(texts, ratings)):
-            p = sentiment[i]
-            sent = SENTIMENTS[int(p.argmax())]
-            complaint = sent == "negative" or (rating is not None and
-                                                rating <= COMPLAINT_MAX_RATING)
+        for i, (sent, complaint) in enumerate(zip(sents, complaints.tolist())):
             scores: dict[str, float] = {}
             causes: list[str] = []
             if complaint or sent != "positive":
                 scores = {c: round(float(cause_p[i, j]), 4) for j, c in enumerate(self.causes)
                           if cause_p[i, j] >= 0.05}
-                causes = sorted((c for j, c in enumerate(self.causes)
-                                 if cause_p[i, j] >= thresholds[j]), key=lambda c: -scores[c])
+                causes = sorted((c for j, c in enumerate(self.causes) if picked[i, j]),
+                                key=lambda c: -scores[c])
             stage = self.stages[int(stage_p[i].argmax())]
-            out.append(Label(sent, round(float(p.max()), 4), complaint, causes, scores,
-                             None if stage == NO_STAGE else stage))
+            out.append(Label(sent, round(float(sentiment[i].max()), 4), complaint, causes,
+                             scores, None if stage == NO_STAGE else stage))
         return out

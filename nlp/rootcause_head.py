@@ -130,6 +130,9 @@ class CauseHead(nn.Module):
         self.register_buffer("thresholds", torch.full((n,), 0.5))
         # weight of the lemma-bag layer in the average with the stacked layer
         self.register_buffer("bow_weight", torch.tensor(0.5))
+        # a complaint none of whose causes reaches its threshold gets its most likely cause
+        # when that scores at least this (0: off, as in heads saved before it existed)
+        self.register_buffer("complaint_floor", torch.tensor(0.0))
         self.meta: dict[str, Any] = {}
 
     def bag(self, texts: Sequence[str]) -> torch.Tensor:
@@ -320,6 +323,33 @@ def fit_head(dim: int, causes: Sequence[str], stages: Sequence[str], X: np.ndarr
 
 THRESHOLD_GRID = np.round(np.arange(0.2, 0.71, 0.05), 2)
 BOW_WEIGHT_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+#: Candidates for ``CauseHead.complaint_floor`` (0: no fallback). Of the floors within
+#: ``COMPLAINT_FLOOR_SLACK`` of the best out-of-fold micro-F1 the one that guesses least is
+#: kept: no fallback, else the highest floor.
+COMPLAINT_FLOOR_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+COMPLAINT_FLOOR_SLACK = 1e-3
+
+
+def cause_predictions(p: np.ndarray, thresholds: np.ndarray, complaint: np.ndarray | None = None,
+                      floor: float = 0.0) -> np.ndarray:
+    """[n, causes] bool: each cause at its threshold; a complaint left without any cause
+    also gets its most likely one when that scores at least ``floor`` (0: never).
+
+    Every complaint in the training reviews but 3 of 2,476 has a cause, and a complaint
+    without one reaches no department; out of fold the most likely cause of such a
+    complaint is right about half the time (BENCHMARKS.md, "Root causes")."""
+    p = np.asarray(p)
+    pred = p >= np.asarray(thresholds)
+    if floor > 0 and complaint is not None and len(pred):
+        j = p.argmax(1)
+        add = np.asarray(complaint, dtype=bool) & ~pred.any(1) & (p[np.arange(len(p)), j] >= floor)
+        pred[np.flatnonzero(add), j[add]] = True
+    return pred
+
+
+def _micro_f1(pred: np.ndarray, Y: np.ndarray) -> float:
+    tp = float((pred & (Y > 0)).sum())
+    return 2 * tp / max(1.0, pred.sum() + Y.sum())
 
 
 def _best_thresholds(oof: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -332,20 +362,34 @@ def _best_thresholds(oof: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float]
             tp = float((p & (Y[:, j] > 0)).sum())
             f1s.append(2 * tp / max(1.0, p.sum() + Y[:, j].sum()))
         best[j] = THRESHOLD_GRID[int(np.argmax(f1s))]
-    pred = oof >= best
-    tp = float((pred & (Y > 0)).sum())
-    return best, 2 * tp / max(1.0, pred.sum() + Y.sum())
+    return best, _micro_f1(oof >= best, Y)
+
+
+def _best_floor(oof: np.ndarray, Y: np.ndarray, thresholds: np.ndarray,
+                complaint: np.ndarray | None) -> float:
+    """The complaint fallback's floor (:func:`cause_predictions`) from out-of-fold scores."""
+    if complaint is None or not np.any(complaint):
+        return 0.0
+    scores = {f: _micro_f1(cause_predictions(oof, thresholds, complaint, f), Y)
+              for f in COMPLAINT_FLOOR_GRID}
+    best = max(scores.values())
+    # fewest guesses first: no fallback, then the highest floor
+    return float(next(f for f in sorted(scores, key=lambda f: (f > 0, -f))
+                      if scores[f] >= best - COMPLAINT_FLOOR_SLACK))
 
 
 def tune_thresholds(dim: int, causes: Sequence[str], stages: Sequence[str], X: np.ndarray,
                     Y: np.ndarray, cues: np.ndarray, S: np.ndarray, B: torch.Tensor,
-                    folds: int = 5, seed: int = 0, **kw: Any) -> tuple[np.ndarray, float]:
-    """(per-cause thresholds, lemma-bag weight) maximising F1 on out-of-fold predictions of
-    the training data: the weight by micro-F1 over ``BOW_WEIGHT_GRID``, then the thresholds
-    per cause. With the logistic layer and the first 1,953 training reviews the bag weighed
-    0.8 (out-of-fold micro-F1 0.731 against 0.706 for the plain average); with the hidden
-    layer and the 3,113 reviews of the shipped head, 0.8 again (the model card says what was
-    chosen)."""
+                    folds: int = 5, seed: int = 0, complaint: np.ndarray | None = None,
+                    **kw: Any) -> tuple[np.ndarray, float, float]:
+    """(per-cause thresholds, lemma-bag weight, complaint floor) maximising F1 on
+    out-of-fold predictions of the training data: the weight by micro-F1 over
+    ``BOW_WEIGHT_GRID``, then the thresholds per cause, then (given ``complaint``, which
+    training texts are complaints) the floor of the complaint fallback over
+    ``COMPLAINT_FLOOR_GRID``. With the logistic layer and the first 1,953 training reviews
+    the bag weighed 0.8 (out-of-fold micro-F1 0.731 against 0.706 for the plain average);
+    with the hidden layer and the 3,113 reviews of the shipped head, 0.8 again (the model
+    card says what was chosen)."""
     rng = np.random.default_rng(seed)
     fold = rng.permutation(len(X)) % folds
     oof_lin = np.zeros_like(Y, dtype=np.float32)
@@ -365,7 +409,8 @@ def tune_thresholds(dim: int, causes: Sequence[str], stages: Sequence[str], X: n
         th, micro = _best_thresholds((1 - w) * oof_lin + w * oof_bow, Y)
         scored.append((micro, -abs(w - 0.5), w, th))   # ties: the weight nearer an even mix
     _, _, w, th = max(scored, key=lambda r: r[:3])
-    return th, float(w)
+    floor = _best_floor((1 - w) * oof_lin + w * oof_bow, Y, th, complaint)
+    return th, float(w), floor
 
 
 def multilabel_report(causes: Sequence[str], gold: Sequence[Sequence[str]],
@@ -415,6 +460,7 @@ def load_head(directory: Path) -> CauseHead:
     if "review.weight" not in state:   # a head trained before the review layer existed
         head.review = None
     state.setdefault("bow_weight", head.bow_weight)   # before the weight was tuned
+    state.setdefault("complaint_floor", head.complaint_floor)   # before the fallback: off
     head.load_state_dict(state, strict=True)
     head.meta = {k: v for k, v in cfg.items()
                  if k not in ("dim", "causes", "stages", "cause_hidden", "bow_dim")}

@@ -95,7 +95,7 @@ def train_rootcause(artifact: Path, feedback: list[dict[str, Any]] | None = None
 
     ``refit_only``: the sentiment adapters were not retrained in this run (``--causes-only``),
     so the model card must not add the two steps' times as if they were one run."""
-    from nlp.labeller import Labeller
+    from nlp.labeller import COMPLAINT_MAX_RATING, Labeller
     from nlp.sentiment_model import ensure_sentiment_model, read_config
 
     t0 = time.perf_counter()
@@ -117,12 +117,18 @@ def train_rootcause(artifact: Path, feedback: list[dict[str, Any]] | None = None
                   for e in exs])
     B = bag_of_lemmas(texts)
     dim = f["embedding"].shape[1]
-    thresholds, bow_weight = tune_thresholds(dim, lab.causes, lab.stages, X, Y, f["cues"], S, B)
+    # as the Labeller decides it: negative, or rated 1-2 stars
+    complaint = np.array([e.sentiment == "negative" or (e.rating is not None
+                                                        and e.rating <= COMPLAINT_MAX_RATING)
+                          for e in exs])
+    thresholds, bow_weight, floor = tune_thresholds(dim, lab.causes, lab.stages, X, Y,
+                                                    f["cues"], S, B, complaint=complaint)
     head = fit_head(dim, lab.causes, lab.stages, X, Y, f["cues"], S, B=B)
     import torch
 
     head.thresholds.copy_(torch.from_numpy(thresholds.astype(np.float32)))
     head.bow_weight.fill_(bow_weight)
+    head.complaint_floor.fill_(floor)
     judged = [i for i, e in enumerate(exs) if e.sentiment in REVIEW_SENTIMENTS]
     if judged:
         fit_review(head, f["embedding"][judged], f["sentiment"][judged],
@@ -135,6 +141,7 @@ def train_rootcause(artifact: Path, feedback: list[dict[str, Any]] | None = None
                  "sources": sorted({p.name for p in training_files()}) + ["gold dev half"],
                  "thresholds": dict(zip(lab.causes, map(float, thresholds))),
                  "bow_weight": bow_weight,
+                 "complaint_floor": floor,
                  "n_review_sentiment": len(judged),
                  "refit_only": refit_only,
                  "fitted_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

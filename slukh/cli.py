@@ -354,14 +354,16 @@ def train(data: Annotated[Path, typer.Option(help="Folder with the shared Russia
           out_dir: Annotated[Path, typer.Option("--out", help="Artifact folder to write (adapters, heads, model card).")] = Path("nlp/models/slukh-sentiment-v2"),
           epochs: Annotated[int, typer.Option(help="Fine-tuning epochs over the sentiment data.")] = 2,
           precision: Annotated[str, typer.Option(help="fp32, or bf16 (autocast: about 1.8x faster on CPUs with AVX512-BF16, but scored lower on held-out RuSentiTweet), or auto (bf16 where supported).")] = "fp32",
-          causes_only: Annotated[bool, typer.Option("--causes-only", help="Keep the sentiment adapters; refit only the root-cause head (seconds), e.g. after analysts' corrections.")] = False,
+          causes_only: Annotated[bool, typer.Option("--causes-only", help="Keep the sentiment adapters; refit only the root-cause head (about 10 minutes on 2 CPU cores), e.g. after analysts' corrections.")] = False,
           feedback: Annotated[bool, typer.Option(help="Use analysts' corrections from label_feedback in the warehouse.")] = True,
           evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Run `slukh eval` afterwards and write the model card.")] = True) -> None:
     """Fine-tune sentiment (LoRA adapters on the e5 encoder), then fit the root-cause head.
 
-    The first step takes minutes on 2 CPU cores (a GPU is used when present); the second
-    seconds. Own held-out splits are kept aside; the hand-labelled test reviews are only
-    scored. Example: slukh train --causes-only   (after `slukh label` corrections)
+    On 2 CPU cores the first step takes about 20 minutes (a GPU is used when present), the
+    second about 10 (the encoder reads each training review once, then the head is fit six
+    times: five folds to tune its thresholds, and the final fit). Own held-out splits are
+    kept aside; the hand-labelled test reviews are only scored.
+    Example: slukh train --causes-only   (after `slukh label` corrections)
     """
     from nlp.evaluate import run_eval
     from nlp.train import train as run_train

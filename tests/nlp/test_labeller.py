@@ -107,6 +107,9 @@ def test_shipped_model_labels_reviews() -> None:
                      "Отличный банк, всё быстро и вежливо, спасибо!"], [1, 5],
                     ["Заря Банк", "Заря Банк"])
     assert out[0].sentiment == "negative" and out[0].is_complaint
+    # no cause reaches its threshold here (staff_attitude 0.21 < 0.25): the complaint
+    # fallback gives it its most likely one, so it is routed
+    assert "staff_attitude" in out[0].root_causes
     assert out[1].sentiment == "positive" and not out[1].is_complaint
     assert out[1].root_causes == []
     assert lab.model_version.startswith("slukh-v2-")
@@ -160,11 +163,37 @@ def test_a_head_saved_before_the_review_layer_still_loads(tmp_path) -> None:
     assert load_head(tmp_path).review is not None
     assert float(load_head(tmp_path).bow_weight) == pytest.approx(0.8)
     state = load_file(tmp_path / "rootcause_head.safetensors")
-    old = {k: v for k, v in state.items() if not k.startswith("review.") and k != "bow_weight"}
+    old = {k: v for k, v in state.items()
+           if not k.startswith("review.") and k not in ("bow_weight", "complaint_floor")}
     save_file(old, tmp_path / "rootcause_head.safetensors")
     again = load_head(tmp_path)
     assert again.review is None and float(again.bow_weight) == 0.5
+    assert float(again.complaint_floor) == 0.0      # older heads: no complaint fallback
     lab = Labeller.from_parts(m, cause_head=again)
     assert lab.label(["Спасибо, всё отлично"], [1])[0].sentiment == "positive"
     with pytest.raises(ValueError, match="slukh train"):
         again.review_sentiment(np.zeros((1, FixedModel.dim)), np.full((1, 3), 1 / 3), [1])
+
+
+def test_a_complaint_without_a_cause_gets_the_heads_most_likely_one() -> None:
+    m = FixedModel({"Плохо": "negative", "Так себе": "neutral"})
+    head = _review_head(Labeller.from_parts(m))
+    lab = Labeller.from_parts(m, cause_head=head)
+    j = lab.causes.index("waiting_time")
+    scores = np.full(len(lab.causes), 0.02, dtype=np.float32)
+    scores[j] = 0.3                                      # top cause, below its threshold
+    lab.head.predict = lambda emb, *rest: (np.tile(scores, (len(emb), 1)),
+                                           np.tile(np.eye(len(lab.stages))[-1], (len(emb), 1)))
+    head.thresholds.fill_(0.5)
+    texts = ["Плохо всё", "Так себе", "Так себе"]
+    assert [x.root_causes for x in lab.label(texts, [None, None, 1])] == [[], [], []]
+    head.complaint_floor.fill_(0.2)
+    negative, neutral, one_star = lab.label(texts, [None, None, 1])
+    assert negative.is_complaint and negative.root_causes == ["waiting_time"]
+    assert not neutral.is_complaint and neutral.root_causes == []     # not a complaint
+    assert one_star.is_complaint and one_star.root_causes == ["waiting_time"]
+    head.complaint_floor.fill_(0.35)                     # the top cause is under the floor
+    assert lab.label(texts[:1])[0].root_causes == []
+    with_floor = lab.model_version
+    head.complaint_floor.fill_(0.0)
+    assert lab.model_version != with_floor               # the floor is part of the version

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from nlp.rootcause_head import (BOW_WEIGHT_GRID, LEGACY_BOW_DIM, NO_STAGE, bag_of_lemmas,
-                                fit_head, gold_files, gold_split, load_head, multilabel_report,
-                                read_jsonl, save_head, training_files, tune_thresholds)
+from nlp.rootcause_head import (BOW_WEIGHT_GRID, COMPLAINT_FLOOR_GRID, LEGACY_BOW_DIM, NO_STAGE,
+                                _best_floor, bag_of_lemmas, cause_predictions, fit_head,
+                                gold_files, gold_split, load_head, multilabel_report, read_jsonl,
+                                save_head, training_files, tune_thresholds)
 from nlp.taxonomy import load_taxonomy
 
 
@@ -69,9 +70,9 @@ def test_head_learns_separable_causes_and_round_trips(tmp_path: Path) -> None:
     S = (Y[:, 0] > 0).astype(int) * 0 + (Y[:, 0] == 0).astype(int)
     texts = ["очередь час" if y[0] else "всё нормально" for y in Y]
     B = bag_of_lemmas(texts)
-    th, w = tune_thresholds(dim, causes, stages, X, Y, cues, S, B, folds=3, epochs=200)
+    th, w, floor = tune_thresholds(dim, causes, stages, X, Y, cues, S, B, folds=3, epochs=200)
     assert th.shape == (2,) and ((0.2 <= th) & (th <= 0.7)).all()
-    assert w in BOW_WEIGHT_GRID
+    assert w in BOW_WEIGHT_GRID and floor == 0.0   # no complaint mask: no fallback
     head = fit_head(dim, causes, stages, X, Y, cues, S, B=B, epochs=200)
     p, sp = head.predict(emb, X[:, dim:dim + 2], X[:, dim + 2:], cues, texts)
     pred = p >= 0.5
@@ -192,6 +193,40 @@ def test_threshold_tuning_runs_on_a_bag_as_large_as_the_training_set() -> None:
     Y = np.array([["очередь" in t, "хамство" in t] for t in texts], dtype=np.float32)
     X = np.hstack([rng.normal(size=(n, dim)).astype(np.float32), np.zeros((n, 4), np.float32)])
     cues = np.tile(np.array([[0, 1]], np.float32), (n, 1))
-    th, w = tune_thresholds(dim, ["waiting_time", "staff_attitude"], ["support", NO_STAGE], X, Y,
-                            cues, np.ones(n, int), B, folds=3, epochs=2, hidden=0)
+    th, w, floor = tune_thresholds(dim, ["waiting_time", "staff_attitude"], ["support", NO_STAGE],
+                                   X, Y, cues, np.ones(n, int), B, folds=3, epochs=2, hidden=0)
     assert th.shape == (2,) and w in BOW_WEIGHT_GRID
+
+
+def test_complaint_fallback_adds_the_top_cause_only_where_it_should() -> None:
+    p = np.array([[0.30, 0.10],    # complaint, nothing at threshold, top 0.30: fallback
+                  [0.30, 0.10],    # same scores, not a complaint: nothing
+                  [0.12, 0.08],    # complaint, top below the floor: nothing
+                  [0.10, 0.60],    # complaint with a cause already: unchanged
+                  [0.05, 0.40]])   # complaint, the second cause is the top one
+    th = np.array([0.5, 0.5])
+    complaint = np.array([True, False, True, True, True])
+    got = cause_predictions(p, th, complaint, 0.15)
+    assert got.tolist() == [[True, False], [False, False], [False, False], [False, True],
+                            [False, True]]
+    assert (cause_predictions(p, th, complaint, 0.0) == (p >= th)).all()   # floor 0: off
+    assert (cause_predictions(p, th, None, 0.15) == (p >= th)).all()
+
+
+def test_complaint_floor_is_chosen_out_of_fold() -> None:
+    rng = np.random.default_rng(1)
+    n = 400
+    Y = np.zeros((n, 3), np.float32)
+    Y[np.arange(n), rng.integers(0, 3, n)] = 1          # every complaint has one cause
+    p = rng.uniform(0.0, 0.1, (n, 3)).astype(np.float32)
+    right = np.flatnonzero(Y)                              # flat indices of the true cause
+    p.flat[right] = rng.uniform(0.2, 0.45, n)              # below threshold, but on top
+    th = np.full(3, 0.5)
+    complaint = np.ones(n, bool)
+    floor = _best_floor(p, Y, th, complaint)
+    assert floor in COMPLAINT_FLOOR_GRID and floor >= 0.15   # the top cause is always right
+    assert cause_predictions(p, th, complaint, floor).sum() == n
+    # when the top cause of a causeless complaint is always wrong, the fallback stays off
+    wrong = np.roll(Y, 1, axis=1)
+    assert _best_floor(p, wrong, th, complaint) == 0.0
+    assert _best_floor(p, Y, th, None) == 0.0
