@@ -150,7 +150,8 @@ def classify(settings: Settings, *, chunk: int = 256,
 
     ``relabel=True`` labels every mention again with the current version and makes it
     the active one; other versions' labels stay as they are. Mentions with the same text
-    and rating (reposts) are labelled once per run. A version seen for the first time is
+    and rating (reposts) are labelled once per run. Mentions from review sites
+    (``REVIEW_SOURCES``) are labelled as reviews, rated or not. A version seen for the first time is
     registered and activated. ``labeller`` (tests) replaces the shipped model.
     """
     if labeller is None:
@@ -168,7 +169,8 @@ def classify(settings: Settings, *, chunk: int = 256,
         for i in range(0, len(groups), chunk):
             part = groups[i:i + chunk]
             labs = labeller.label([g.text for g in part], [g.rating for g in part],
-                                  [names.get(g.brand or "", g.brand) for g in part])
+                                  [names.get(g.brand or "", g.brand) for g in part],
+                                  [g.review for g in part])
             done += label_store.write_groups(con, mv, part, labs)
             if progress:
                 progress(done, len(todo))

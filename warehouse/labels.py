@@ -20,9 +20,15 @@ import pyarrow as pa
 from warehouse.db import WarehouseError, transaction
 
 _TODO = """SELECT m.mention_id, m.content_hash,
-                  coalesce(m.title || '. ', '') || m.text AS text, m.rating, m.brand
+                  coalesce(m.title || '. ', '') || m.text AS text, m.rating, m.brand, m.source
            FROM mentions m {join}
            ORDER BY m.mention_id"""
+
+#: Sources whose items are customer reviews: their sentiment is read by the review layer
+#: of the root-cause head even without stars (``Labeller.label(reviews=...)``).
+REVIEW_SOURCES = frozenset({"banki_ru", "sravni_ru", "dgis", "appstore", "schemaorg"})
+#: Sources of social posts and articles: the text model's sentiment alone.
+POST_SOURCES = frozenset({"telegram", "vk", "rss"})
 
 
 class LabelLike(Protocol):
@@ -42,11 +48,12 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-TodoRow = tuple  # mention_id, content_hash, text, rating[, brand id]
+TodoRow = tuple  # mention_id, content_hash, text, rating[, brand id[, source]]
 
 
 def pending(con: duckdb.DuckDBPyConnection, model_version: str) -> list[TodoRow]:
-    """(mention_id, content_hash, text, rating, brand) of mentions lacking a current label."""
+    """(mention_id, content_hash, text, rating, brand, source) of mentions lacking a current
+    label."""
     return con.execute(_TODO.format(join="""
            LEFT JOIN labels l ON l.mention_id = m.mention_id AND l.model_version = ?
            WHERE l.mention_id IS NULL OR l.content_hash <> m.content_hash"""),
@@ -54,7 +61,8 @@ def pending(con: duckdb.DuckDBPyConnection, model_version: str) -> list[TodoRow]
 
 
 def all_mentions(con: duckdb.DuckDBPyConnection) -> list[TodoRow]:
-    """(mention_id, content_hash, text, rating, brand) of every mention (a relabel run)."""
+    """(mention_id, content_hash, text, rating, brand, source) of every mention (a relabel
+    run)."""
     return con.execute(_TODO.format(join="")).fetchall()
 
 
@@ -65,23 +73,27 @@ class TextGroup:
     rating: int | None
     members: list[tuple[str, str]] = field(default_factory=list)   # (mention_id, content_hash)
     brand: str | None = None  # sentiment is measured towards this brand
+    review: bool = False      # from a review site (REVIEW_SOURCES), rated or not
 
 
 def distinct_texts(rows: Sequence[TodoRow]) -> list[TextGroup]:
     """Group mentions whose label must be identical, so each is computed once.
 
-    The key is (content_hash, rating, brand): reposts share the hash of title + text; the
-    rating is an input of the label too (1–2 stars make a complaint) and so is the brand
-    (sentiment is towards it), so copies that differ in either are labelled separately.
-    Order follows the first member.
+    The key is (content_hash, rating, brand, review): reposts share the hash of title +
+    text; the rating is an input of the label too (1–2 stars make a complaint), and so are
+    the brand (sentiment is towards it) and whether the source is a review site (a review's
+    sentiment is read by the review layer), so copies that differ in any are labelled
+    separately. Order follows the first member.
     """
-    groups: dict[tuple[str, int | None, str | None], TextGroup] = {}
+    groups: dict[tuple[str, int | None, str | None, bool], TextGroup] = {}
     for row in rows:
         mid, chash, text, rating = row[:4]
         brand = row[4] if len(row) > 4 else None
-        g = groups.get((chash, rating, brand))
+        review = len(row) > 5 and row[5] in REVIEW_SOURCES
+        key = (chash, rating, brand, review)
+        g = groups.get(key)
         if g is None:
-            g = groups[(chash, rating, brand)] = TextGroup(text, rating, brand=brand)
+            g = groups[key] = TextGroup(text, rating, brand=brand, review=review)
         g.members.append((mid, chash))
     return list(groups.values())
 

@@ -151,6 +151,31 @@ def test_rated_texts_take_the_review_layers_sentiment() -> None:
     assert [x.sentiment for x in flipped.label(texts[:2], [1, 5])] == ["positive", "negative"]
 
 
+def test_unrated_reviews_take_the_review_layer_and_posts_the_text_model() -> None:
+    from nlp.rootcause_head import CauseHead, fit_review
+
+    m = FixedModel({"Спасибо": "positive"})
+    lab = Labeller.from_parts(m)
+    head = CauseHead(FixedModel.dim, lab.causes, lab.stages)
+    rng = np.random.default_rng(0)
+    # the layer learnt that an unrated review is neutral whatever the text model says
+    stars = [int(s) for s in rng.integers(1, 6, 200)] + [None] * 100
+    sents = ["negative" if s <= 2 else "neutral" if s == 3 else "positive"
+             for s in stars[:200]] + ["neutral"] * 100
+    emb = rng.normal(size=(300, FixedModel.dim)).astype(np.float32)
+    probs = np.tile([[0.05, 0.05, 0.9]], (300, 1))      # the text model says positive
+    fit_review(head, emb, probs, stars, sents)
+    lab = Labeller.from_parts(m, cause_head=head)
+    texts = ["Спасибо, всё отлично"] * 3
+    review, post, default = lab.label(texts, [None] * 3, None, [True, False, False])
+    assert review.sentiment == "neutral"                 # the review layer, no stars
+    assert post.sentiment == "positive" == default.sentiment   # the text model
+    assert lab.label(texts[:1])[0].sentiment == "positive"     # no flags: as before
+    assert lab.label(texts[:1], [1], None, [False])[0].sentiment == "negative"  # rated wins
+    with pytest.raises(ValueError, match="review flags"):
+        lab.label(texts, None, None, [True])
+
+
 def test_a_head_saved_before_the_review_layer_still_loads(tmp_path) -> None:
     from safetensors.torch import load_file, save_file
 

@@ -38,9 +38,11 @@ class FakeLabeller:
     def __init__(self, version: str) -> None:
         self.model_version = version
         self.seen: list[str] = []
+        self.reviews: list[bool] = []
 
-    def label(self, texts, ratings=None, entities=None):
+    def label(self, texts, ratings=None, entities=None, reviews=None):
         self.seen += list(texts)
+        self.reviews += list(reviews) if reviews is not None else [False] * len(texts)
         ratings = list(ratings) if ratings is not None else [None] * len(texts)
         return [self._one(t, r) for t, r in zip(texts, ratings, strict=True)]
 
@@ -200,6 +202,40 @@ def test_distinct_texts_groups_by_hash_and_rating():
     groups = distinct_texts(rows)
     assert [(g.text, g.rating, g.members) for g in groups] == [
         ("t", None, [("m1", "h1"), ("m3", "h1")]), ("u", 5, [("m2", "h2")]), ("t", 1, [("m4", "h1")])]
+
+
+def test_distinct_texts_keeps_a_review_apart_from_the_same_text_posted():
+    rows = [("banki_ru:1", "h1", "t", None, "zarya", "banki_ru"),
+            ("telegram:1", "h1", "t", None, "zarya", "telegram"),
+            ("sravni_ru:1", "h1", "t", None, "zarya", "sravni_ru")]
+    groups = distinct_texts(rows)
+    assert [(g.review, [m for m, _ in g.members]) for g in groups] == [
+        (True, ["banki_ru:1", "sravni_ru:1"]), (False, ["telegram:1"])]
+
+
+def test_every_source_is_either_a_review_site_or_a_post_source():
+    from spiders.run import spider_names
+    from warehouse.labels import POST_SOURCES, REVIEW_SOURCES
+
+    assert not REVIEW_SOURCES & POST_SOURCES
+    # a new spider must say whether its items are reviews (the review layer reads them)
+    assert set(spider_names()) == REVIEW_SOURCES | POST_SOURCES
+
+
+def test_classify_tells_the_labeller_which_texts_are_reviews(tmp_path):
+    post = review(2, text="Пост про очередь.", rating=None)
+    post.update(source="telegram", target_id="telegram:zarya")
+    rows = [review(1, text="Очередь в отделении.", rating=None), post]
+    write_batch(tmp_path / "staging" / "b1.parquet", rows)
+    s = Settings(home=tmp_path, brands_file=tmp_path / "brands.yaml")
+    con = duckdb.connect(str(s.db_path))
+    migrate(con)
+    load_staging(con, s.staging, s.runs)
+    con.close()
+    lab = FakeLabeller(A)
+    pipeline.classify(s, labeller=lab)
+    assert dict(zip(lab.seen, lab.reviews)) == {"Отзыв 1. Очередь в отделении.": True,
+                                                "Отзыв 2. Пост про очередь.": False}
 
 
 def test_relabel_ten_thousand_mentions(tmp_path):
