@@ -66,8 +66,13 @@ TEXTS = ["Очередь два часа, окно одно.", "Сотрудни
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    rows = [review(i, text=t, rating=None, published=datetime(2026, 11, 10, 9 + i))
-            for i, t in enumerate(TEXTS)]
+    return _loaded(tmp_path, [review(i, text=t, rating=None,
+                                     published=datetime(2026, 11, 10, 9 + i))
+                              for i, t in enumerate(TEXTS)])
+
+
+def _loaded(tmp_path, rows) -> Settings:
+    """Settings of a new warehouse in ``tmp_path`` holding ``rows`` (one loaded batch)."""
     write_batch(tmp_path / "staging" / "b1.parquet", rows)
     s = Settings(home=tmp_path, brands_file=tmp_path / "brands.yaml")
     con = duckdb.connect(str(s.db_path))
@@ -157,12 +162,7 @@ def test_reposts_are_labelled_once_per_run(tmp_path):
     rows = [review(1, **same, rating=None), review(2, **same, rating=None),
             review(3, **same, rating=1),                       # another rating: its own label
             review(4, text="Другой текст.", rating=None)]
-    write_batch(tmp_path / "staging" / "b.parquet", rows)
-    s = Settings(home=tmp_path, brands_file=tmp_path / "brands.yaml")
-    con = duckdb.connect(str(s.db_path))
-    migrate(con)
-    load_staging(con, s.staging, s.runs)
-    con.close()
+    s = _loaded(tmp_path, rows)
     lab = FakeLabeller(A)
     rep = pipeline.classify(s, labeller=lab)
     assert (rep.labelled, rep.pending_before, rep.reused) == (4, 4, 1)
@@ -225,13 +225,7 @@ def test_every_source_is_either_a_review_site_or_a_post_source():
 def test_classify_tells_the_labeller_which_texts_are_reviews(tmp_path):
     post = review(2, text="Пост про очередь.", rating=None)
     post.update(source="telegram", target_id="telegram:zarya")
-    rows = [review(1, text="Очередь в отделении.", rating=None), post]
-    write_batch(tmp_path / "staging" / "b1.parquet", rows)
-    s = Settings(home=tmp_path, brands_file=tmp_path / "brands.yaml")
-    con = duckdb.connect(str(s.db_path))
-    migrate(con)
-    load_staging(con, s.staging, s.runs)
-    con.close()
+    s = _loaded(tmp_path, [review(1, text="Очередь в отделении.", rating=None), post])
     lab = FakeLabeller(A)
     pipeline.classify(s, labeller=lab)
     assert dict(zip(lab.seen, lab.reviews)) == {"Отзыв 1. Очередь в отделении.": True,
