@@ -151,8 +151,9 @@ def classify(settings: Settings, *, chunk: int = 256,
     ``relabel=True`` labels every mention again with the current version and makes it
     the active one; other versions' labels stay as they are. Mentions with the same text
     and rating (reposts) are labelled once per run. Mentions from review sites
-    (``REVIEW_SOURCES``) are labelled as reviews, rated or not. A version seen for the first time is
-    registered and activated. ``labeller`` (tests) replaces the shipped model.
+    (``REVIEW_SOURCES``) are labelled as reviews, rated or not. A version seen for the
+    first time is registered and activated. ``labeller`` (tests) replaces the shipped
+    model.
     """
     if labeller is None:
         from nlp.labeller import Labeller

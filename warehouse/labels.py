@@ -231,8 +231,9 @@ def activate(con: duckdb.DuckDBPyConnection, model_version: str) -> None:
 
 def copy_from_identical(con: duckdb.DuckDBPyConnection, model_version: str) -> int:
     """Give pending mentions the label an identical text already has (same content hash,
-    rating and brand, same model version) — a repost seen in an earlier run is not
-    labelled again. Returns how many mentions got a copied label."""
+    rating and brand, both reviews or both posts (``REVIEW_SOURCES``), same model version)
+    — a repost seen in an earlier run is not labelled again. Returns how many mentions got
+    a copied label."""
     before = con.execute("SELECT count(*) FROM labels WHERE model_version = ?",
                          [model_version]).fetchone()[0]
     with transaction(con):
@@ -244,13 +245,14 @@ def copy_from_identical(con: duckdb.DuckDBPyConnection, model_version: str) -> i
                FROM mentions m
                JOIN mentions m2 ON m2.content_hash = m.content_hash AND m2.brand = m.brand
                     AND m2.rating IS NOT DISTINCT FROM m.rating
+                    AND list_contains(?, m2.source) = list_contains(?, m.source)
                     AND m2.mention_id <> m.mention_id
                JOIN labels l ON l.mention_id = m2.mention_id AND l.model_version = ?
                     AND l.content_hash = m2.content_hash
                LEFT JOIN labels me ON me.mention_id = m.mention_id AND me.model_version = ?
                WHERE me.mention_id IS NULL OR me.content_hash <> m.content_hash
                QUALIFY row_number() OVER (PARTITION BY m.mention_id ORDER BY m2.mention_id) = 1""",
-            [model_version, model_version])
+            [sorted(REVIEW_SOURCES), sorted(REVIEW_SOURCES), model_version, model_version])
     after = con.execute("SELECT count(*) FROM labels WHERE model_version = ?",
                         [model_version]).fetchone()[0]
     return after - before

@@ -197,6 +197,23 @@ def test_a_repost_in_a_later_run_copies_the_existing_label(tmp_path):
                    ("1003", "neutral", [])]
 
 
+def test_the_same_text_posted_later_is_labelled_as_a_post_not_copied(tmp_path):
+    same = dict(title="Репост", text="Очередь два часа, окно одно.", rating=None)
+    s = _loaded(tmp_path, [review(1, **same)])
+    assert pipeline.classify(s, labeller=FakeLabeller(A)).labelled == 1
+    post, copy = review(2, **same), review(3, **same)
+    post.update(source="telegram", target_id="telegram:zarya")
+    write_batch(tmp_path / "staging" / "b2.parquet", [post, copy])
+    con = duckdb.connect(str(s.db_path))
+    load_staging(con, s.staging, s.runs)
+    con.close()
+    lab = FakeLabeller(A)
+    rep = pipeline.classify(s, labeller=lab)
+    # the review's copy takes the stored label; the post is labelled, as a post
+    assert (lab.seen, lab.reviews) == (["Репост. Очередь два часа, окно одно."], [False])
+    assert (rep.labelled, rep.reused) == (2, 1)
+
+
 def test_distinct_texts_groups_by_hash_and_rating():
     rows = [("m1", "h1", "t", None), ("m2", "h2", "u", 5), ("m3", "h1", "t", None), ("m4", "h1", "t", 1)]
     groups = distinct_texts(rows)
