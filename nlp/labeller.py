@@ -141,7 +141,9 @@ class Labeller:
         With ``entities`` the sentiment comes from the second pass over «brand | text»;
         the embedding always comes from the plain text, because the cause head was
         fitted on plain-text embeddings (feeding it the entity pass's embeddings cost
-        5 points of micro-F1 on the gold test half: 0.699 -> 0.648).
+        5 points of micro-F1 on the gold test half: 0.699 -> 0.648). A head refit on the
+        entity pass's embeddings, which would make one pass enough, scored 0.3-0.5 point
+        lower out of fold (BENCHMARKS.md, "Two encoder passes"), so both passes stay.
         """
         logits, emb = self.model.run(list(texts))
         probs = self._sentiment(logits)
