@@ -228,7 +228,7 @@ def main() -> None:
                 # as `slukh classify` labels: with the brand, so sentiment is read from a
                 # second «brand | text» pass (the cause head keeps the plain pass)
                 clear_cache()
-                dt, _ = _timed(lambda t: lab.label(t, None, [BRAND] * len(t)), ours)
+                dt, _ = _timed(lambda t, lab=lab: lab.label(t, None, [BRAND] * len(t)), ours)
                 rows.append((f"Labeller {backend}, with the brand (as slukh classify: "
                              "two passes)", ours_n, ours_n / dt))
                 print(f"Labeller {backend} with the brand: {ours_n / dt:.1f} texts/s",

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from nlp.finetune import TARGET3, TWEET5, entity_input, load_splits
+from nlp.finetune import TARGET3, TWEET5, load_splits
 from nlp.rootcause_head import gold_files, gold_split, multilabel_report, read_jsonl
 from nlp.train import evaluate
 

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-import time
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,7 +13,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from slukh.config import ConfigError, Settings
+from slukh.config import Settings
 
 app = typer.Typer(
     help="Slukh — review and social-listening pipeline for Russian-language brand monitoring.\n\n"
