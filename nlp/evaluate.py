@@ -165,8 +165,8 @@ cross-validation on that training data, and so is the complaint floor
 threshold for gets its most likely cause if that scores at least this.
 The same head holds the review-sentiment layer
 (text model's sentiment + embedding + star rating, trained on the
-{rcm.get('n_review_sentiment', 0)} reviews' sentiment labels): a text
-with a star rating takes its sentiment from it, other texts from the `target3` head.
+{rcm.get('n_review_sentiment', 0)} reviews' sentiment labels): a review, rated or not,
+takes its sentiment from it, other texts (social posts) from the `target3` head.
 """]
     sent = ev.get("sentiment", {})
     if "rusentitweet_5class" in sent:

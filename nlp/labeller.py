@@ -35,6 +35,11 @@ RULE_ONLY_THRESHOLD = 0.5  # one strong pattern or two weak ones (see taxonomy.y
 SENTIMENTS = REVIEW_SENTIMENTS  # one class order for the model heads and the review layer
 
 
+def is_complaint(sentiment: str | None, rating: int | None) -> bool:
+    """A negative text, or 1–2 stars whatever the text says."""
+    return sentiment == "negative" or (rating is not None and rating <= COMPLAINT_MAX_RATING)
+
+
 class LabelMapError(ValueError):
     """A sentiment model's labels cannot be mapped to negative/neutral/positive."""
 
@@ -199,16 +204,14 @@ class Labeller:
             cause_p, stage_p, thresholds = f["rules"], f["cues"], np.full(len(self.causes),
                                                                            RULE_ONLY_THRESHOLD)
         sentiment = f["sentiment"]
-        is_review = [r is not None or bool(reviews is not None and reviews[i])
-                     for i, r in enumerate(ratings)]
-        rev = [i for i, x in enumerate(is_review) if x]
+        rev = [i for i, r in enumerate(ratings)
+               if r is not None or (reviews is not None and reviews[i])]
         if rev and self.head is not None and self.head.review is not None:
             sentiment = sentiment.copy()
             sentiment[rev] = self.head.review_sentiment(
                 f["embedding"][rev], f["sentiment"][rev], [ratings[i] for i in rev])
         sents = [SENTIMENTS[int(p.argmax())] for p in sentiment]
-        complaints = np.array([s == "negative" or (r is not None and r <= COMPLAINT_MAX_RATING)
-                               for s, r in zip(sents, ratings)])
+        complaints = np.array([is_complaint(s, r) for s, r in zip(sents, ratings)])
         floor = float(self.head.complaint_floor) if self.head is not None else 0.0
         picked = cause_predictions(cause_p, thresholds, complaints, floor)
         out = []

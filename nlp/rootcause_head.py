@@ -348,6 +348,7 @@ def cause_predictions(p: np.ndarray, thresholds: np.ndarray, complaint: np.ndarr
 
 
 def _micro_f1(pred: np.ndarray, Y: np.ndarray) -> float:
+    """Micro-F1 of boolean predictions against 0/1 labels (one column: that cause's F1)."""
     tp = float((pred & (Y > 0)).sum())
     return 2 * tp / max(1.0, pred.sum() + Y.sum())
 
@@ -356,11 +357,7 @@ def _best_thresholds(oof: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float]
     """Per-cause thresholds maximising each cause's F1; and the micro-F1 they give."""
     best = np.full(oof.shape[1], 0.5)
     for j in range(oof.shape[1]):
-        f1s = []
-        for t in THRESHOLD_GRID:
-            p = oof[:, j] >= t
-            tp = float((p & (Y[:, j] > 0)).sum())
-            f1s.append(2 * tp / max(1.0, p.sum() + Y[:, j].sum()))
+        f1s = [_micro_f1(oof[:, j] >= t, Y[:, j]) for t in THRESHOLD_GRID]
         best[j] = THRESHOLD_GRID[int(np.argmax(f1s))]
     return best, _micro_f1(oof >= best, Y)
 

@@ -95,7 +95,7 @@ def train_rootcause(artifact: Path, feedback: list[dict[str, Any]] | None = None
 
     ``refit_only``: the sentiment adapters were not retrained in this run (``--causes-only``),
     so the model card must not add the two steps' times as if they were one run."""
-    from nlp.labeller import COMPLAINT_MAX_RATING, Labeller
+    from nlp.labeller import Labeller, is_complaint
     from nlp.sentiment_model import ensure_sentiment_model, read_config
 
     t0 = time.perf_counter()
@@ -117,10 +117,7 @@ def train_rootcause(artifact: Path, feedback: list[dict[str, Any]] | None = None
                   for e in exs])
     B = bag_of_lemmas(texts)
     dim = f["embedding"].shape[1]
-    # as the Labeller decides it: negative, or rated 1-2 stars
-    complaint = np.array([e.sentiment == "negative" or (e.rating is not None
-                                                        and e.rating <= COMPLAINT_MAX_RATING)
-                          for e in exs])
+    complaint = np.array([is_complaint(e.sentiment, e.rating) for e in exs])
     thresholds, bow_weight, floor = tune_thresholds(dim, lab.causes, lab.stages, X, Y,
                                                     f["cues"], S, B, complaint=complaint)
     head = fit_head(dim, lab.causes, lab.stages, X, Y, f["cues"], S, B=B)
