@@ -31,8 +31,18 @@ the true noise (negative binomial, mean r, size ``noise_size``), and flags an ho
 count reaches k(r), the smallest k with P(X >= k) <= q, q = 1 false alarm per brand-month
 / hours in a brand-month (generous: it ignores cooldown merging of false alarms). Its chance
 to catch a spike in the first hour is P(X >= k(r)) under mean ``spike_size`` × r; the bound
-is the exact mean of that over the planted spikes (no sampling). ``Result.bands`` splits the
-detector's and the oracle's within-1-hour rates by the usual rate at the spike's first hour.
+is the exact mean of that over the planted spikes (no sampling).
+
+The oracle knows the day's shock, which no detector can know at the first hours of a news
+day. The **no-foresight bound** (:func:`no_foresight_probs`) knows everything the simulator
+drew except that: the usual rate without the shock, the shock's prior (log-normal, sd
+``day_shock``) and the noise. At each spike's first hour it has the exact posterior of the
+day's shock given the day's counts so far (on a grid), flags the count where the posterior
+predictive tail falls to q, and its chance to flag is again exact given those counts. It is
+calibrated (its mean false-positive rate on quiet hours is at most q; tested), so it is the
+best a single-hour test at 1 false alarm per brand-month can do on this data without
+knowing the future. ``Result.bands`` splits the detector's and both bounds' within-1-hour
+rates by the usual rate at the spike's first hour.
 """
 from __future__ import annotations
 
@@ -81,8 +91,9 @@ class Result:
     series: int = 0                                    # series tested (volume + causes)
     hit_1h: list[bool] = field(default_factory=list)   # per planted spike, in order
     oracle_within_1h: float = float("nan")              # see oracle_within_1h()
-    # (band label, spikes, detector within-1h rate, oracle within-1h rate)
-    bands: list[tuple[str, int, float, float]] = field(default_factory=list)
+    no_foresight_within_1h: float = float("nan")        # see no_foresight_probs()
+    # (band label, spikes, detector, oracle, no-foresight bound: within-1h rates)
+    bands: list[tuple[str, int, float, float, float]] = field(default_factory=list)
 
     @property
     def detection_rate(self) -> float:
@@ -110,14 +121,21 @@ def _daily_curve(rng: np.random.Generator) -> np.ndarray:
 
 def simulate(cfg: Config) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int]]]:
     """(counts [brand, hour], usual rate [brand, hour], spikes [(brand, start, hours)])."""
+    return simulate_with_shocks(cfg)[:3]
+
+
+def simulate_with_shocks(cfg: Config) -> tuple[np.ndarray, np.ndarray,
+                                               list[tuple[int, int, int]], np.ndarray]:
+    """:func:`simulate`, plus each brand's daily level shock [brand, day] (a factor)."""
     rng = np.random.default_rng(cfg.seed)
     days, hours = cfg.days, cfg.days * 24
     rate = np.empty((cfg.brands, hours))
+    shocks = np.empty((cfg.brands, days))
     for b in range(cfg.brands):
         level = cfg.volume * np.exp(rng.normal(0, 0.6)) / 24
         weekly = np.array([1.05, 1.1, 1.05, 1.0, 0.95, 0.75, 0.7]) * rng.uniform(0.9, 1.1, 7)
         drift = np.exp(np.cumsum(rng.normal(0, 0.02, days)))
-        shock = np.exp(rng.normal(0, cfg.day_shock, days))
+        shock = shocks[b] = np.exp(rng.normal(0, cfg.day_shock, days))
         day_level = level * drift * shock * weekly[np.arange(days) % 7]
         rate[b] = np.repeat(day_level, 24) * np.tile(_daily_curve(rng), days)
     boost = np.ones_like(rate)
@@ -139,7 +157,7 @@ def simulate(cfg: Config) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, 
             found.append((b, s, d))
     noise = rng.gamma(cfg.noise_size, 1.0 / cfg.noise_size, rate.shape)
     counts = rng.poisson(rate * boost * noise)
-    return counts, rate, found
+    return counts, rate, found, shocks
 
 
 def simulate_causes(counts: np.ndarray, planted: list[tuple[int, int, int]], cfg: Config
@@ -246,24 +264,78 @@ def oracle_within_1h(rate: np.ndarray, planted: list[tuple[int, int, int]], cfg:
     return float(oracle_probs(rate, planted, cfg, fa_per_brand_month).mean())
 
 
+def _mixture_sf(k: int, means: np.ndarray, weights: np.ndarray, size: float) -> float:
+    """P(X >= k) for X drawn from NB(mean_i, size) with probability weights_i."""
+    return float(np.dot(weights, stats.nbinom.sf(k - 1, size, size / (size + means))))
+
+
+def _mixture_threshold(means: np.ndarray, weights: np.ndarray, size: float, q: float) -> int:
+    """Smallest k with P(X >= k) <= q under the mixture (bisection; the tail falls in k)."""
+    lo, hi = 0, int(means.max() * 4 + 50)
+    while _mixture_sf(hi, means, weights, size) > q:
+        hi *= 2
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _mixture_sf(mid, means, weights, size) <= q:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def no_foresight_probs(counts: np.ndarray, rate: np.ndarray, planted: list[tuple[int, int, int]],
+                       shocks: np.ndarray, cfg: Config, fa_per_brand_month: float = 1.0,
+                       grid: int = 81) -> np.ndarray:
+    """Per planted spike (or any (brand, hour, _) list), the chance that the best test which
+    does not know the day's shock flags its first hour (see the module docstring).
+
+    ``shocks`` [brand, day] from :func:`simulate_with_shocks`. The shock's posterior is
+    computed on ``grid`` points of its log over ±5 sd from the day's counts before the hour
+    (exact negative-binomial likelihood); the threshold is the smallest count whose
+    posterior predictive tail is at most q; the chance is that count's tail under the
+    spike (``spike_size`` × the true rate)."""
+    size, sd = cfg.noise_size, cfg.day_shock
+    q = fa_per_brand_month / (MONTH_DAYS * 24)
+    z = np.linspace(-5 * sd, 5 * sd, grid) if sd > 0 else np.zeros(1)
+    log_prior = -0.5 * (z / sd) ** 2 if sd > 0 else np.zeros(1)
+    out = np.empty(len(planted))
+    for i, (b, s, _) in enumerate(planted):
+        day0 = s - s % 24
+        usual = rate[b, day0:s + 1] / shocks[b, s // 24]           # without the day's shock
+        ll = log_prior.copy()
+        if s > day0:
+            mu = usual[:-1][None, :] * np.exp(z)[:, None]           # [grid, hours so far]
+            ll += stats.nbinom.logpmf(counts[b, day0:s][None, :], size, size / (size + mu)).sum(1)
+        w = np.exp(ll - ll.max())
+        k = _mixture_threshold(usual[-1] * np.exp(z), w / w.sum(), size, q)
+        hot = cfg.spike_size * rate[b, s]
+        out[i] = stats.nbinom.sf(k - 1, size, size / (size + hot))
+    return out
+
+
 def rate_bands(rate: np.ndarray, planted: list[tuple[int, int, int]], hit_1h: list[bool],
-               oracle: np.ndarray) -> list[tuple[str, int, float, float]]:
-    """(band, spikes, detector within-1h rate, oracle rate) by usual rate at the first hour."""
+               oracle: np.ndarray, no_foresight: np.ndarray | None = None
+               ) -> list[tuple[str, int, float, float, float]]:
+    """(band, spikes, detector, oracle, no-foresight bound) within-1h rates by the usual
+    rate at the spike's first hour."""
     r = np.array([rate[b, s] for b, s, _ in planted], dtype=float)
     hit = np.asarray(hit_1h, dtype=bool)
+    nf = np.full(len(r), np.nan) if no_foresight is None else np.asarray(no_foresight)
     rows = []
     for label, lo, hi in RATE_BANDS:
         m = (r >= lo) & (r < hi)
         n = int(m.sum())
-        rows.append((label, n, float(hit[m].mean()) if n else float("nan"),
-                     float(oracle[m].mean()) if n else float("nan")))
+        rows.append((label, n, *(float(a[m].mean()) if n else float("nan")
+                                 for a in (hit, oracle, nf))))
     return rows
 
 
 def run(cfg: Config, params: spikes.Params = spikes.DEFAULT) -> Result:
-    counts, rate, planted = simulate(cfg)
+    counts, rate, planted, shocks = simulate_with_shocks(cfg)
     res = evaluate(counts, planted, cfg, params, simulate_causes(counts, planted, cfg))
     oracle = oracle_probs(rate, planted, cfg)
-    res.oracle_within_1h = float(oracle.mean()) if planted else float("nan")
-    res.bands = rate_bands(rate, planted, res.hit_1h, oracle)
+    nf = no_foresight_probs(counts, rate, planted, shocks, cfg)
+    if planted:
+        res.oracle_within_1h, res.no_foresight_within_1h = float(oracle.mean()), float(nf.mean())
+    res.bands = rate_bands(rate, planted, res.hit_1h, oracle, nf)
     return res

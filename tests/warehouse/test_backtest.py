@@ -95,11 +95,14 @@ def test_detector_does_not_beat_the_oracle_bound():
     assert r.within_1h_rate <= o + 2 * np.sqrt(o * (1 - o) / r.spikes)
     assert len(r.hit_1h) == r.spikes and sum(r.hit_1h) == r.within_1h
     assert [b[0] for b in r.bands] == [b[0] for b in backtest.RATE_BANDS]
-    assert sum(n for _, n, _, _ in r.bands) == r.spikes
-    assert sum(n * d for _, n, d, _ in r.bands if n) == pytest.approx(r.within_1h)
-    assert sum(n * q for _, n, _, q in r.bands if n) == pytest.approx(o * r.spikes)
-    filled = [q for _, n, _, q in r.bands if n]
+    assert sum(n for _, n, *_ in r.bands) == r.spikes
+    assert sum(n * d for _, n, d, _, _ in r.bands if n) == pytest.approx(r.within_1h)
+    assert sum(n * q for _, n, _, q, _ in r.bands if n) == pytest.approx(o * r.spikes)
+    nf = r.no_foresight_within_1h
+    assert sum(n * f for _, n, _, _, f in r.bands if n) == pytest.approx(nf * r.spikes)
+    filled = [q for _, n, _, q, _ in r.bands if n]
     assert filled == sorted(filled)                       # more mentions, easier spikes
+    assert r.within_1h_rate <= nf + 2 * np.sqrt(nf * (1 - nf) / r.spikes)
 
 
 def test_cli_prints_the_oracle_row_and_the_bands():
@@ -109,10 +112,53 @@ def test_cli_prints_the_oracle_row_and_the_bands():
     r = backtest.run(backtest.Config(brands=2, days=60, seed=3))
     assert "oracle bound within 1 h" in res.output
     assert f"{r.oracle_within_1h:.1%}" in res.output
+    assert "no-foresight bound within 1 h" in res.output
+    assert f"{r.no_foresight_within_1h:.1%}" in res.output
     assert "usual mentions/hour" in res.output and "oracle bound" in res.output
-    for label, n, det, _ in r.bands:
+    for label, n, det, _, nf in r.bands:
         if n:
-            assert f"{det:.1%}" in res.output
+            assert f"{det:.1%}" in res.output and f"{nf:.1%}" in res.output
+
+
+def _quiet_hours(cfg, n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(int(rng.integers(cfg.brands)), int(rng.integers(cfg.warmup_days * 24, cfg.days * 24)), 1)
+            for _ in range(n)]
+
+
+def test_no_foresight_bound_keeps_the_false_alarm_budget_and_lies_under_the_oracle():
+    # spike_size 1: the "spike" hours are ordinary hours, so the chance to flag them is the
+    # test's false-positive rate there, which must average at most Q
+    cfg = backtest.Config(brands=6, days=90, seed=31, spike_size=1.0)
+    counts, rate, _, shocks = backtest.simulate_with_shocks(cfg)
+    hours = _quiet_hours(cfg, 3000)
+    fp = backtest.no_foresight_probs(counts, rate, hours, shocks, cfg)
+    assert 0.5 * Q < fp.mean() <= Q                  # calibrated, not just conservative
+    hot = replace(cfg, spike_size=3.0)
+    nf = backtest.no_foresight_probs(counts, rate, hours, shocks, hot).mean()
+    oracle = backtest.oracle_within_1h(rate, hours, hot)
+    assert 0.2 < nf < oracle                          # not knowing the shock costs power
+
+
+def test_no_foresight_bound_equals_the_oracle_without_day_shocks():
+    cfg = backtest.Config(brands=3, days=60, seed=32, day_shock=0.0)
+    counts, rate, planted, shocks = backtest.simulate_with_shocks(cfg)
+    assert (shocks == 1.0).all()
+    nf = backtest.no_foresight_probs(counts, rate, planted, shocks, cfg)
+    assert nf == pytest.approx(backtest.oracle_probs(rate, planted, cfg))
+
+
+def test_no_foresight_bound_learns_the_day_from_its_counts():
+    # a day shocked up by e^0.3: at midnight the test cannot know, by the evening it does,
+    # so the threshold it sets (its false-positive rate under the true rate) falls to Q
+    cfg = backtest.Config(brands=1, days=40, seed=33, spike_size=1.0, day_shock=0.15,
+                          volume=3000)
+    counts, rate, _, shocks = backtest.simulate_with_shocks(cfg)
+    day = int(np.argmax(shocks[0, cfg.warmup_days:])) + cfg.warmup_days
+    assert shocks[0, day] > np.exp(0.2)
+    fp = backtest.no_foresight_probs(counts, rate, [(0, day * 24, 1), (0, day * 24 + 20, 1)],
+                                     shocks, cfg)
+    assert fp[0] > 3 * Q and fp[1] < 2 * Q
 
 
 def test_cause_series_split_the_negatives_and_share_the_brands_incidents():
