@@ -70,16 +70,24 @@ def test_the_planted_spike_is_found_and_named_in_the_digest(demo):
     con = duckdb.connect(str(home / "slukh.duckdb"), read_only=True)
     try:
         alerts = con.execute("SELECT brand, root_cause, day, evidence FROM v_alerts").fetchall()
+        raised = con.execute("""SELECT i.brand, i.root_cause,
+                                       CAST(i.confirmed_at + INTERVAL 3 HOUR AS DATE),
+                                       CAST(i.last_hour + INTERVAL 3 HOUR AS DATE)
+                                FROM incidents i""").fetchall()
     finally:
         con.close()
     spikes = {(b, c) for b, c, _, _ in alerts}
     assert ("zarya", "waiting_time") in spikes
     assert {b for b, _ in spikes} == {"zarya"}          # no false alarm on the other banks
     # the wave was planted on 2026-11-18..20: the demo replays the last three days as the
-    # hourly job would have run them, so the alert is raised on the day the wave began
-    first = min((d, json.loads(e)) for b, c, d, e in alerts if c == "waiting_time")
-    assert str(first[0]) == "2026-11-18", alerts
-    evidence = first[1]
+    # hourly job would have run them, so the alert is raised on the day the wave began and
+    # the same incident grows through the quiet nights to the wave's last day (one wave,
+    # one alert), which is the alert's day
+    assert [(str(a), str(b)) for br, c, a, b in raised if c == "waiting_time"] == \
+        [("2026-11-18", "2026-11-20")], raised
+    [wave] = [(d, json.loads(e)) for b, c, d, e in alerts if c == "waiting_time"]
+    assert str(wave[0]) == "2026-11-20", alerts
+    evidence = wave[1]
     assert len(evidence) >= 3
     planted = {f"banki_ru:{r.id}" for r in generate_reviews()
                if r.bank == "zarya" and "waiting_time" in r.root_causes}

@@ -24,6 +24,9 @@ Scored after a warm-up (the detector needs history): a spike is detected when an
 of its brand is raised while it lasts (or within ``grace`` hours after); time to detect is
 hours of data from the spike's first hour to the alert, 1 = the first spike hour already
 raised it. Every incident that overlaps no spike (nor its cooldown) is a false alarm.
+The same year is also replayed without its spikes (same noise, ``spike_size`` 1), where
+every incident is a false alarm: spikes in the history widen a detector's idea of normal,
+so false alarms counted between spikes alone can flatter it.
 
 Oracle bound (:func:`oracle_within_1h`): what the best single-hour test could do on the same
 spikes. It knows the true usual rate r of each spike's first hour (day shock included) and
@@ -46,7 +49,7 @@ rates by the usual rate at the spike's first hour.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import stats
@@ -86,6 +89,7 @@ class Result:
     within_1h: int
     ttd: list[int] = field(default_factory=list)       # hours of data, detected spikes only
     false_alarms: int = 0
+    quiet_false_alarms: int = 0                        # every incident, on the year without spikes
     brand_months: float = 0.0
     incidents: int = 0
     series: int = 0                                    # series tested (volume + causes)
@@ -106,6 +110,10 @@ class Result:
     @property
     def false_alarms_per_brand_month(self) -> float:
         return self.false_alarms / self.brand_months if self.brand_months else float("nan")
+
+    @property
+    def quiet_false_alarms_per_brand_month(self) -> float:
+        return self.quiet_false_alarms / self.brand_months if self.brand_months else float("nan")
 
     def ttd_quantile(self, q: float) -> float:
         return float(np.quantile(self.ttd, q)) if self.ttd else float("nan")
@@ -206,7 +214,7 @@ def evaluate(counts: np.ndarray, planted: list[tuple[int, int, int]], cfg: Confi
     sc = spikes.score(y, np.ones_like(y, dtype=float), params, share)
     warm = cfg.warmup_days * 24
     bursts = spikes.incidents(sc.anomalous, sc.strong, group, start=warm, p=params,
-                              window=sc.window)
+                              window=sc.window, expected=sc.expected)
     by_brand: dict[int, list[spikes.Burst]] = {}
     for bu in bursts:
         by_brand.setdefault(bu.group, []).append(bu)
@@ -338,4 +346,9 @@ def run(cfg: Config, params: spikes.Params = spikes.DEFAULT) -> Result:
     if planted:
         res.oracle_within_1h, res.no_foresight_within_1h = float(oracle.mean()), float(nf.mean())
     res.bands = rate_bands(rate, planted, res.hit_1h, oracle, nf)
+    # the same year (same noise, same cause shares) without the spikes: every incident is false
+    quiet_cfg = replace(cfg, spike_size=1.0)
+    quiet = simulate(quiet_cfg)[0]
+    res.quiet_false_alarms = evaluate(quiet, [], quiet_cfg, params,
+                                      simulate_causes(quiet, planted, quiet_cfg)).incidents
     return res

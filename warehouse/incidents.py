@@ -204,7 +204,7 @@ def detect_day(con: duckdb.DuckDBPyConnection, mv: str, day: date,
     hour = lambda t: t0 + timedelta(hours=int(t))  # noqa: E731
     found = []
     for b in spikes.incidents(sc.anomalous, sc.strong, group, start=from_t, p=p,
-                              window=sc.window):
+                              window=sc.window, expected=sc.expected):
         if b.last < day_t:
             continue
         rows = np.flatnonzero(group == b.group)

@@ -13,18 +13,31 @@ baseline, so past incidents barely move it):
     means (far more samples, so sparse series still get a seasonal shape);
   * times the recent level: observed / seasonal-expected over the last ``level_hours``,
     so a brand that grows or shrinks is followed within days, and times today's level:
-    observed / expected since the Moscow midnight (at least the last ``now_hours``), shrunk
-    towards 1 by ``now_prior`` pseudo-mentions. News days lift a brand's whole day; by the
-    afternoon the day so far says how busy it is, so a busy day is not a spike. (A fixed
-    6-hour window did this worse: on the backtest it left a log-error of 0.20 in the
-    expected count against 0.16, and found fewer spikes in their first hour at the same
-    false-alarm rate; BENCHMARKS.md, "Spike detector backtest".)
-Test: negative binomial upper tail over trailing windows of 1, 3, 6 and 24 hours
-(Bonferroni over windows), plus a minimum count and a minimum ratio. The dispersion is
-estimated for each window length by moments from the winsorised residuals of that
-window's sums over the last ``disp_hours`` (Poisson when there is no overdispersion): a
-day-long drift of a cause's share makes 24-hour sums far noisier than independent hours
-would, and an hourly dispersion let such drifts raise false alarms.
+    observed / expected since the Moscow midnight, shrunk towards 1 by ``now_prior``
+    pseudo-mentions (a gamma prior: the day-to-day spread of a brand's level). News days
+    lift a brand's whole day; by the afternoon the day so far says how busy it is, so a
+    busy day is not a spike. (A fixed 6-hour window did this worse: on the backtest it left
+    a log-error of 0.20 in the expected count against 0.16, and found fewer spikes in their
+    first hour at the same false-alarm rate; BENCHMARKS.md, "Spike detector backtest".)
+    Each hour of the day counts as evidence by its information, not its raw count: an hour
+    whose count is noisy beyond Poisson (hourly 1/size ``k``, from a first pass) weighs
+    1 / (1 + E·k), so at a thousand mentions an hour one hour is about ``1/k`` pseudo-
+    mentions, not a thousand. Counting raw mentions made a busy brand's level follow one
+    noisy hour and raised false alarms in proportion to its volume.
+Test: negative binomial upper tail over trailing windows of 1, 3, 6 and 24 hours, plus a
+minimum count and a minimum ratio. The dispersion is estimated for each window length by
+moments from the winsorised residuals of that window's sums over the last ``disp_hours``
+(Poisson when there is no overdispersion): a day-long drift of a cause's share makes
+24-hour sums far noisier than independent hours would, and an hourly dispersion let such
+drifts raise false alarms. Sums more than ``disp_outlier_z`` sd above the expected (by a
+first estimate) are left out of the moments: past incidents would otherwise teach the
+detector that the series is noisy (without this it raised 1.6-1.9 times the false alarms on
+a year without spikes as on the same year with them: the spikes had widened its test). On
+top of that the test adds the uncertainty of today's level, 1 / (effective mentions so far
+today + ``now_prior``): wide at midnight, when the day's level is still unknown, narrow by
+the afternoon (the residual moments are taken net of it).
+The windows split the alpha by ``window_weights`` (weighted Bonferroni): the hour gets most
+of it, because the PR team is promised an alert within the hour.
 
 Multiplicity: production tests a brand's negative volume and the complaints of every root
 cause, and they share incidents, so they share one false-alarm budget. ``share`` gives
@@ -34,7 +47,8 @@ backtest raised 1.5 false alarms per brand-month once the 14 cause series were t
 
 An incident (one per brand and burst) opens on one very surprising hour or on ``persist``
 anomalous hours in a row, grows while any series of the brand stays anomalous and closes
-after ``cooldown`` quiet hours.
+after ``cooldown`` quiet hours in which the brand expected at least ``cooldown_expected``
+mentions (a silent night of a small brand is not quiet: it says nothing).
 """
 from __future__ import annotations
 
@@ -61,22 +75,26 @@ class Params:
     level_hours: int = 168         # recent level window
     level_prior: float = 5.0       # pseudo-counts that keep a sparse level near 1
     level_clip: tuple[float, float] = (1 / 3, 3.0)
-    now_hours: int = 3             # today's level: hours since midnight, at least this many
-    now_prior: float = 40.0
+    now_hours: int = 0             # today's level: hours since midnight, at least this many
+                                   # (0: a day's level is learnt from that day alone)
+    now_prior: float = 40.0        # 1 / prior variance of today's level (log-sd ~0.16)
     now_clip: tuple[float, float] = (0.5, 2.0)
     disp_hours: int = 672          # dispersion estimate window
     disp_prior: float = 20.0       # added to sum(E^2): sparse series stay near Poisson
     disp_clip: tuple[float, float] = (0.01, 1.0)
+    disp_outlier_z: float = 3.5    # window sums this many sd above E leave the moments
     floor: float = 0.02            # expected per hour never below (0.5 a day)
     min_history_hours: int = 168
     windows: tuple[int, ...] = (1, 3, 6, 24)
-    alpha: float = 5e-3            # anomalous hour (after Bonferroni over windows and series)
-    alpha_strong: float = 2e-3     # one such hour opens an incident at once
+    window_weights: tuple[float, ...] = (0.6, 0.2, 0.1, 0.1)   # of the alpha; sum 1
+    alpha: float = 1.7e-3          # anomalous hour (p adjusted for the window and series weights)
+    alpha_strong: float = 7e-4     # one such hour opens an incident at once
     volume_share: float = 0.75     # of a brand's alpha, for its negative volume series
     persist: int = 2               # or this many anomalous hours in a row
     min_count: int = 5
     min_ratio: float = 2.0
-    cooldown: int = 6              # quiet hours that close an incident
+    cooldown: int = 6              # quiet hours that close an incident …
+    cooldown_expected: float = 3.0  # … holding at least this many expected mentions
 
 
 DEFAULT = Params()
@@ -149,7 +167,12 @@ def _weekday_rate(x: np.ndarray, weeks: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- baseline and test
 
-def _seasonal(y: np.ndarray, avail: np.ndarray, p: Params) -> np.ndarray:
+def _seasonal(y: np.ndarray, avail: np.ndarray, p: Params, inv: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(expected, relative variance of today's level) per series and hour.
+
+    ``inv``: hourly NB 1/size, which turns each hour of today into its effective evidence
+    (``None``: raw counts, for the first pass)."""
     k = p.weeks
     how_s, how_n = _lagsum(y, WEEK, k), _lagsum(avail, WEEK, k)
     hod = _lagsum(y, 24, 7 * k) / np.maximum(_lagsum(avail, 24, 7 * k), 1)
@@ -161,41 +184,60 @@ def _seasonal(y: np.ndarray, avail: np.ndarray, p: Params) -> np.ndarray:
              / (_past(season, p.level_hours) + p.level_prior))
     season = season * np.clip(level, *p.level_clip)
     today = np.maximum(p.now_hours, np.arange(y.shape[-1]) % 24)   # hour 0 is a midnight
-    now = ((_past(y, today) + p.now_prior)
-           / (_past(season, today) + p.now_prior))
-    return np.maximum(season * np.clip(now, *p.now_clip), p.floor)
+    weight = 1.0 if inv is None else 1.0 / (1.0 + season * inv)
+    seen = _past(weight * y, today) + p.now_prior
+    now = seen / (_past(weight * season, today) + p.now_prior)
+    return np.maximum(season * np.clip(now, *p.now_clip), p.floor), 1.0 / seen
 
 
 def _winsorised(y: np.ndarray, avail: np.ndarray, p: Params
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(expected, winsorised counts, evaluable): the baseline pass over capped counts."""
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(expected, today's level variance, winsorised counts, evaluable): the baseline pass
+    over capped counts, weighing today's hours by the first pass's hourly dispersion."""
     evaluable = _past(avail, p.min_history_hours) >= p.min_history_hours
-    first = _seasonal(y, avail, p)
+    first, _ = _seasonal(y, avail, p)
     cap = np.ceil(first + 2.5 * np.sqrt(first * (1.0 + 0.05 * first)) + 1.0)
     yw = np.where(evaluable, np.minimum(y, cap), y)          # winsorised past
-    return _seasonal(yw, avail, p), yw, evaluable
+    inv = _dispersion(y, yw, first, np.zeros_like(first), evaluable, 1, p)
+    e, level_var = _seasonal(yw, avail, p, inv)
+    return e, level_var, yw, evaluable
 
 
-def _dispersion(yw: np.ndarray, e: np.ndarray, evaluable: np.ndarray, w: int,
-                p: Params) -> np.ndarray:
-    """NB 1/size of ``w``-hour sums (var = E_w + E_w^2 / size), by moments over the sums
-    that ended in the last ``disp_hours``."""
+def _dispersion(y: np.ndarray, yw: np.ndarray, e: np.ndarray, level_var: np.ndarray,
+                evaluable: np.ndarray, w: int, p: Params) -> np.ndarray:
+    """NB 1/size of the ``w``-hour sum ending at each hour (var = E_w + E_w^2 / size): by
+    moments of the winsorised sums ``yw`` that ended in the last ``disp_hours``, net of
+    today's level variance then, plus today's level variance now. Sums whose raw counts
+    ``y`` lie over ``disp_outlier_z`` sd above E are left out (winsorising alone still
+    lets a capped spike hour count as a 2.5-sd hour)."""
     ok = (_trailing(evaluable.astype(float), w) >= w).astype(float)
     ew = _trailing(e, w)
-    resid = ((_trailing(yw, w) - ew) ** 2 - ew) * ok
-    inv = _past(resid, p.disp_hours) / (_past(ew * ew * ok, p.disp_hours) + p.disp_prior)
-    return np.clip(inv, *p.disp_clip)
+    obs = _trailing(yw, w)
+    excess = (obs - ew) ** 2 - ew - level_var * ew * ew
+
+    def moments(use: np.ndarray) -> np.ndarray:
+        inv = (_past(excess * use, p.disp_hours)
+               / (_past(ew * ew * use, p.disp_hours) + p.disp_prior))
+        return np.clip(np.maximum(inv, 0.0) + level_var, *p.disp_clip)
+
+    inv = moments(ok)
+    if p.disp_outlier_z:
+        keep = ok * (_trailing(y, w) - ew <= p.disp_outlier_z * np.sqrt(ew + inv * ew * ew))
+        inv = moments(keep)
+    return inv
 
 
 def baseline(y: np.ndarray, avail: np.ndarray, p: Params = DEFAULT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(expected, hourly 1/size, evaluable) per series and hour, from hours before each hour.
 
+    The 1/size includes the uncertainty of today's level (largest at midnight).
+
     ``avail`` is 1.0 where the series existed (the brand had data), 0.0 before.
     """
     y = np.asarray(y, dtype=float)
     avail = np.asarray(avail, dtype=float)
-    e, yw, evaluable = _winsorised(y, avail, p)
-    return e, _dispersion(yw, e, evaluable, 1, p), evaluable
+    e, level_var, yw, evaluable = _winsorised(y, avail, p)
+    return e, _dispersion(y, yw, e, level_var, evaluable, 1, p), evaluable
 
 
 def alpha_shares(group: np.ndarray, is_volume: np.ndarray, volume_share: float) -> np.ndarray:
@@ -244,14 +286,16 @@ def score(y: np.ndarray, avail: np.ndarray, p: Params = DEFAULT,
     p-values are divided by it. ``None`` tests every series at the full alpha."""
     y = np.asarray(y, dtype=float)
     avail = np.asarray(avail, dtype=float)
-    e, yw, evaluable = _winsorised(y, avail, p)
+    e, level_var, yw, evaluable = _winsorised(y, avail, p)
     shape = y.shape
     best_p, best_r, best_w = np.ones(shape), np.zeros(shape), np.zeros(shape, dtype=int)
     above_now = (y >= 1) & (y > e)
     split = np.ones(shape[0]) if share is None else np.asarray(share, dtype=float)
-    adjust = len(p.windows) / np.maximum(split, 1e-12)      # per series: windows × share
+    if len(p.window_weights) != len(p.windows) or not np.isclose(sum(p.window_weights), 1):
+        raise ValueError("window_weights needs one weight per window, summing to 1")
     inv: dict[int, np.ndarray] = {}
-    for w in p.windows:
+    for w, weight in zip(p.windows, p.window_weights):
+        adjust = 1.0 / (weight * np.maximum(split, 1e-12))   # per series: window × share
         obs, exp_ = _trailing(y, w), _trailing(e, w)
         cand = ((obs >= p.min_count) & (obs >= p.min_ratio * exp_)
                 & (_trailing(evaluable.astype(float), w) >= w) & (split[:, None] > 0))
@@ -259,7 +303,7 @@ def score(y: np.ndarray, avail: np.ndarray, p: Params = DEFAULT,
             cand &= above_now
         if not cand.any():
             continue
-        inv[w] = _dispersion(yw, e, evaluable, w, p)
+        inv[w] = _dispersion(y, yw, e, level_var, evaluable, w, p)
         var = exp_[cand] + inv[w][cand] * exp_[cand] ** 2
         pv = np.minimum(nb_sf(obs[cand], exp_[cand], var) * adjust[np.nonzero(cand)[0]], 1.0)
         better = pv < best_p[cand]
@@ -269,15 +313,15 @@ def score(y: np.ndarray, avail: np.ndarray, p: Params = DEFAULT,
         best_w[idx] = w
     anomalous = best_p < p.alpha
     sev = np.where(anomalous, severity(best_r, best_p), 0)
-    inv1 = inv[1] if 1 in inv else _dispersion(yw, e, evaluable, 1, p)
+    inv1 = inv[1] if 1 in inv else _dispersion(y, yw, e, level_var, evaluable, 1, p)
     return Scores(e, inv1, best_p, best_r, best_w, anomalous, best_p < p.alpha_strong, sev)
 
 
 # ---------------------------------------------------------------- incidents
 
 def incidents(anomalous: np.ndarray, strong: np.ndarray, group: np.ndarray, *,
-              start: int = 0, p: Params = DEFAULT, window: np.ndarray | None = None
-              ) -> list[Burst]:
+              start: int = 0, p: Params = DEFAULT, window: np.ndarray | None = None,
+              expected: np.ndarray | None = None) -> list[Burst]:
     """Group anomalous hours of every group (brand) into incidents, hour by hour.
 
     Series of one group share incidents: the '_all' volume and co-occurring causes of a
@@ -285,6 +329,11 @@ def incidents(anomalous: np.ndarray, strong: np.ndarray, group: np.ndarray, *,
     With ``window`` (hours of the test that flagged each series-hour, ``Scores.window``), a
     closed incident cannot reopen on a window that still reaches into it: the 24-hour sum
     right after a burst is the same burst, not a new one.
+
+    With ``expected`` (``Scores.expected``), the quiet hours that close an incident must
+    also hold ``cooldown_expected`` mentions of the brand's busiest series: a night without
+    a single review of a small brand is no sign that its wave is over, and closing on it
+    split a three-day wave into daily incidents, the later ones then barred from reopening.
     """
     group = np.asarray(group)
     n = int(group.max()) + 1 if group.size else 0
@@ -300,6 +349,11 @@ def incidents(anomalous: np.ndarray, strong: np.ndarray, group: np.ndarray, *,
     begin = np.arange(hours)[None, :] - w + 1
     np.maximum.at(g_from, group, np.where(anomalous, begin, -(1 << 40)))
     np.maximum.at(g_from_strong, group, np.where(strong, begin, -(1 << 40)))
+    g_expected = np.full((n, hours), np.inf)          # without it, every hour is evidence
+    if expected is not None:
+        g_expected[:] = 0.0
+        np.maximum.at(g_expected, group, expected)
+    quiet = np.zeros(n)                                # expected mentions since the last anomaly
     is_open = np.zeros(n, dtype=bool)
     run = np.zeros(n, dtype=int)
     first, confirmed, last = (np.zeros(n, dtype=int) for _ in range(3))
@@ -310,7 +364,9 @@ def incidents(anomalous: np.ndarray, strong: np.ndarray, group: np.ndarray, *,
         a = g_anom[active, t]
         fresh = a & (g_from[active, t] > ended[active])
         run[active] = np.where(fresh, run[active] + 1, 0)
-        for gi in active[is_open[active] & ~a & (t - last[active] >= p.cooldown)]:
+        quiet[active] = np.where(a, 0.0, quiet[active] + g_expected[active, t])
+        for gi in active[is_open[active] & ~a & (t - last[active] >= p.cooldown)
+                         & (quiet[active] >= p.cooldown_expected)]:
             out.append(Burst(int(gi), int(first[gi]), int(confirmed[gi]), int(last[gi]), True))
             is_open[gi] = False
             ended[gi] = last[gi]

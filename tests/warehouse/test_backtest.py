@@ -113,6 +113,8 @@ def test_cli_prints_the_oracle_row_and_the_bands():
     assert "oracle bound within 1 h" in res.output
     assert f"{r.oracle_within_1h:.1%}" in res.output
     assert "no-foresight bound within 1 h" in res.output
+    assert "the same year without spikes" in res.output
+    assert f"{r.quiet_false_alarms_per_brand_month:.2f}" in res.output
     assert f"{r.no_foresight_within_1h:.1%}" in res.output
     assert "usual mentions/hour" in res.output and "oracle bound" in res.output
     for label, n, det, _, nf in r.bands:
@@ -122,7 +124,8 @@ def test_cli_prints_the_oracle_row_and_the_bands():
 
 def _quiet_hours(cfg, n, seed=0):
     rng = np.random.default_rng(seed)
-    return [(int(rng.integers(cfg.brands)), int(rng.integers(cfg.warmup_days * 24, cfg.days * 24)), 1)
+    hours = (cfg.warmup_days * 24, cfg.days * 24)
+    return [(int(rng.integers(cfg.brands)), int(rng.integers(*hours)), 1)
             for _ in range(n)]
 
 
@@ -186,3 +189,12 @@ def test_a_focused_spike_lands_in_one_cause():
     before = causes[b, :, s - 7 * 24:s - 7 * 24 + d].sum(axis=1)   # same hours a week before
     top = int(np.argmax(during - before))
     assert during[top] > 0.6 * counts[b, s:s + d].sum()         # 3 of 4 spike mentions
+
+
+def test_the_quiet_replay_is_the_same_year_without_its_spikes():
+    cfg = backtest.Config(brands=3, days=90, seed=14, volume=800, spike_size=1.0)
+    r = backtest.run(cfg)
+    assert r.quiet_false_alarms == r.incidents           # no spikes: the very same year
+    hot = backtest.run(replace(cfg, spike_size=4.0))
+    assert hot.quiet_false_alarms == r.quiet_false_alarms  # the replay ignores the spikes
+    assert hot.incidents > hot.quiet_false_alarms + hot.detected // 2

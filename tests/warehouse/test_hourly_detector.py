@@ -175,10 +175,10 @@ def _sum_variances(shock_sd):
     hours = 10 * 168
     shock = np.repeat(np.exp(rng.normal(0, shock_sd, hours // 24)), 24)
     y = rng.poisson(0.5 * shock)[None, :].astype(float)   # a sparse cause series
-    e, yw, ok = spikes._winsorised(y, np.ones_like(y), DEFAULT)
+    e, level_var, yw, ok = spikes._winsorised(y, np.ones_like(y), DEFAULT)
     ew = e[0, -24:].sum()
-    inv1 = spikes._dispersion(yw, e, ok, 1, DEFAULT)[0, -1]
-    inv24 = spikes._dispersion(yw, e, ok, 24, DEFAULT)[0, -1]
+    inv1 = spikes._dispersion(y, yw, e, level_var, ok, 1, DEFAULT)[0, -1]
+    inv24 = spikes._dispersion(y, yw, e, level_var, ok, 24, DEFAULT)[0, -1]
     return ew + inv24 * ew ** 2, ew + inv1 * (e[0, -24:] ** 2).sum()
 
 
@@ -187,3 +187,80 @@ def test_day_level_drift_widens_the_24_hour_test():
     assert tested > 2 * independent            # days that run high or low together
     tested, independent = _sum_variances(0.0)
     assert tested < 1.5 * independent          # no drift: about what hours give
+
+
+def _nb_series(rng, weeks=WEEKS, level=6.0, size=20.0):
+    """_seasonal_series with gamma-Poisson (negative binomial) hourly noise."""
+    _, rate = _seasonal_series(rng, weeks, level)
+    return rng.poisson(rate * rng.gamma(size, 1 / size, rate.shape))[None, :].astype(float), rate
+
+
+def test_one_noisy_hour_of_a_busy_brand_barely_moves_todays_level():
+    # ~200 mentions in the first hour of a day, with ±22% hourly noise: that hour 30% high
+    # says little about the day (about 1/size = 20 mentions' worth), not what 260 raw
+    # mentions against 200 expected would say
+    rng = np.random.default_rng(11)
+    y, _ = _nb_series(rng, level=600.0)
+    t = (WEEKS - 1) * 168 + 2 * 24                # a Wednesday 00:00: the day's first hour
+    plain = baseline(y, np.ones_like(y))[0][0, t + 1]
+    bumped = y.copy()
+    bumped[0, t] *= 1.3
+    moved = baseline(bumped, np.ones_like(y))[0][0, t + 1] / plain
+    assert 1.01 < moved < 1.15
+    ones = np.ones_like(y)                         # the raw-count level (no hourly weights)
+    raw = (spikes._seasonal(bumped, ones, DEFAULT)[0][0, t + 1]
+           / spikes._seasonal(y, ones, DEFAULT)[0][0, t + 1])
+    assert raw > 1.2
+
+
+def test_todays_level_is_uncertain_at_midnight_and_known_by_the_evening():
+    y, _ = _nb_series(np.random.default_rng(12), level=200.0)
+    _, inv, _ = baseline(y, np.ones_like(y))
+    days = range(8 * 7 + 1, 9 * 7)                 # weekdays and a weekend of the 9th week
+    at_midnight = np.array([inv[0, d * 24] for d in days])
+    evening = np.array([inv[0, d * 24 + 20] for d in days])
+    # the day's level sd at midnight is the prior's (1/now_prior = 0.025 in variance)
+    assert (at_midnight > evening + 0.015).all()
+    assert (at_midnight >= 1 / DEFAULT.now_prior).all()
+
+
+def test_past_spikes_do_not_widen_the_test():
+    rng = np.random.default_rng(13)
+    y, _ = _nb_series(rng, level=20.0)
+    spiked = y.copy()
+    for t in range(6 * 168 + 11, 10 * 168 - 24, 80):   # a 3x spike every ~3 days, 4 weeks
+        spiked[0, t:t + 3] *= 3
+    end = y.shape[1] - 1
+
+    def inv_at_end(series, p=DEFAULT):
+        return baseline(series, np.ones_like(series), p)[1][0, end]
+
+    assert inv_at_end(spiked) < 1.15 * inv_at_end(y)
+    off = Params(disp_outlier_z=0.0)                    # the old moments: spikes count
+    assert inv_at_end(spiked, off) > 1.3 * inv_at_end(y, off)
+
+
+def test_window_weights_split_the_alpha_and_must_add_up():
+    y, _ = _seasonal_series(np.random.default_rng(6), level=2.0)
+    with pytest.raises(ValueError, match="window_weights"):
+        score(y, np.ones_like(y), Params(window_weights=(0.5, 0.5)))
+    with pytest.raises(ValueError, match="window_weights"):
+        score(y, np.ones_like(y), Params(window_weights=(0.6, 0.2, 0.2, 0.2)))
+    first = score(y, np.ones_like(y), Params(window_weights=(0.97, 0.01, 0.01, 0.01)))
+    even = score(y, np.ones_like(y), Params(window_weights=(0.25, 0.25, 0.25, 0.25)))
+    one_hour = (first.window == 1) & (even.window == 1)
+    assert one_hour.any()
+    assert np.allclose(first.p_value[one_hour] * 0.97, even.p_value[one_hour] * 0.25)
+
+
+def test_a_silent_night_does_not_close_a_small_brands_incident():
+    # strong hours at 20:00 and at 08:00 the next day, nothing in between (12 hours)
+    a, s = _flags(48, [], strong_at=[(0, 20), (0, 32)])
+    group = np.array([0, 0])
+    sparse = np.full((2, 48), 0.02)       # a brand of ~half a mention a day: silence is normal
+    [one] = incidents(a, s, group, expected=sparse)
+    assert (one.start, one.last) == (20, 32)
+    busy = np.full((2, 48), 2.0)          # two mentions an hour expected: 12 silent hours say
+    first, second = incidents(a, s, group, expected=busy)   # the wave is over
+    assert (first.last, first.closed, second.start) == (20, True, 32)
+    assert len(incidents(a, s, group)) == 2                  # (without expected: hours only)
