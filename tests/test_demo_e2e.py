@@ -98,7 +98,8 @@ def test_the_planted_spike_is_found_and_named_in_the_digest(demo):
     assert any("Очеред" in l or "ожидан" in l.lower() for l in spike_lines), spike_lines
     # routed to the department owning waiting_time (routing.yaml), via the outbox channel
     routed = (home / "outbox" / "operations").glob("alert-*.txt")
-    assert any("Заря Банк" in p.read_text(encoding="utf-8") for p in routed)
+    routed_text = [p.read_text(encoding="utf-8") for p in routed]
+    assert any("Заря Банк" in t and "идёт с 18.11" in t for t in routed_text), routed_text
 
 
 def test_query_answers_and_a_second_run_adds_nothing(demo):

@@ -180,11 +180,14 @@ def _view(con: duckdb.DuckDBPyConnection, row: tuple, routing: Routing, cause_na
            AND root_cause = ? AND day BETWEEN ? AND ? ORDER BY day""",
         [mv, brand, cause, day - timedelta(days=SERIES_DAYS), day]).fetchall()
     dept = routing.owner(cause)
-    from warehouse.incidents import explanation_lines
+    from warehouse.incidents import MSK, explanation_lines
+    started = con.execute("SELECT started_at FROM incidents WHERE incident_id = ?",
+                          [alert_id]).fetchone()     # none for a daily (pre-007) alert
     return AlertView(alert_id, brand, brand_names.get(brand, brand), cause,
                      {"_all": "все жалобы", **cause_names}.get(cause, cause), dept.id, dept.name,
                      day, observed, expected, ratio, p, sev, posts, series,
-                     explanation_lines(con, alert_id, dict(cause_names)))
+                     explanation_lines(con, alert_id, dict(cause_names)),
+                     started[0] + MSK if started else None)
 
 
 def deliver_alerts(con: duckdb.DuckDBPyConnection, routing: Routing, *, day: date | None = None,

@@ -90,6 +90,17 @@ def test_a_small_usual_rate_is_not_printed_as_zero():
     assert "при норме 0.04" in m.telegram_html
 
 
+def test_an_incident_that_began_days_before_says_since_when():
+    from datetime import datetime
+    m = render_alert(view(started=datetime(2026, 11, 18, 11, 0)), chart=False)
+    for body in (m.text, m.html, m.telegram_html):
+        assert "идёт с 18.11 11:00 МСК" in body
+    assert m.payload["started_msk"] == "2026-11-18T11:00:00"
+    same_day = render_alert(view(started=datetime(2026, 11, 20, 9, 0)), chart=False)
+    assert "идёт с" not in same_day.text                 # the day says it all
+    assert "идёт с" not in render_alert(view(), chart=False).text   # a daily alert: no start
+
+
 def test_chart_is_a_png_referenced_by_cid():
     m = render_alert(view())
     assert m.images["chart@slukh"][:8] == b"\x89PNG\r\n\x1a\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import io
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,14 @@ class AlertView:
     posts: list[PostView] = field(default_factory=list)
     series: list[tuple[date, int]] = field(default_factory=list)   # complaints per day
     explanation: list[str] = field(default_factory=list)   # why: causes, usual hour, sources, wave
+    started: datetime | None = None     # Moscow time of the incident's first anomalous hour
+
+    @property
+    def since(self) -> str:
+        """' (идёт с 18.11 11:00 МСК)' when the incident began before its day, else ''."""
+        if self.started is None or self.started.date() >= self.day:
+            return ""
+        return f" (идёт с {self.started:%d.%m %H:%M} МСК)"
 
 
 def safe_url(url: str | None) -> str | None:
@@ -80,7 +88,8 @@ def chart_png(a: AlertView) -> bytes | None:
 def _telegram(a: AlertView) -> str:
     e = html.escape
     lines = [f"<b>Всплеск жалоб [{a.severity}/10]: {e(a.brand_name)} — {e(a.cause_name)}</b>",
-             f"{a.day:%d.%m.%Y}: {a.observed} жалоб при норме {rate(a.expected)} (×{a.ratio:.1f})",
+             f"{a.day:%d.%m.%Y}{e(a.since)}: {a.observed} жалоб при норме {rate(a.expected)} "
+             f"(×{a.ratio:.1f})",
              f"Ответственный: {e(a.owner_name)}"]
     lines += [f"— {e(x)}" for x in a.explanation]
     for p in a.posts[:3]:
@@ -97,7 +106,9 @@ def _slack(text: str) -> str:
 def _payload(a: AlertView) -> dict[str, Any]:
     return {"kind": "alert", "alert_id": a.alert_id, "brand": a.brand, "brand_name": a.brand_name,
             "root_cause": a.root_cause, "root_cause_name": a.cause_name, "owner": a.owner,
-            "day": a.day.isoformat(), "observed": a.observed, "expected": a.expected,
+            "day": a.day.isoformat(),
+            "started_msk": a.started.isoformat() if a.started else None,
+            "observed": a.observed, "expected": a.expected,
             "ratio": a.ratio, "p_value": a.p_value, "severity": a.severity,
             "explanation": a.explanation,
             "posts": [{"url": p.url, "text": p.text, "rating": p.rating} for p in a.posts]}
