@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -45,6 +46,12 @@ def _detector(path: str | None):
     mod = importlib.util.module_from_spec(spec)
     sys.modules["spikes_under_test"] = mod       # dataclasses look their module up
     spec.loader.exec_module(mod)
+    if "expected" not in inspect.signature(mod.incidents).parameters:
+        plain = mod.incidents                   # before session 9: closes on hours alone
+
+        def incidents(*args, expected=None, **kw):   # noqa: ARG001
+            return plain(*args, **kw)
+        mod.incidents = incidents
     return mod
 
 

@@ -64,6 +64,9 @@ class Incident:
     coordinated: bool = False
     evidence: list[str] = field(default_factory=list)
     incident_id: str = ""
+    # a stored incident of the brand whose last hour is at or after this is still open at
+    # started_at (silent hours of a small brand do not close it): this is its continuation
+    continues_from: datetime | None = None
 
     def __post_init__(self) -> None:
         if not self.incident_id:
@@ -209,6 +212,7 @@ def detect_day(con: duckdb.DuckDBPyConnection, mv: str, day: date,
             continue
         rows = np.flatnonzero(group == b.group)
         inc = _describe(keys, rows, y, sc, b, hour, mv, brands[b.group], hour(y.shape[1] - 1))
+        inc.continues_from = hour(spikes.open_since(sc.expected[rows].max(axis=0), b.start, p))
         _enrich(con, inc)
         found.append(inc)
     return found
@@ -303,7 +307,8 @@ def save_incidents(con: duckdb.DuckDBPyConnection, mv: str, found: list[Incident
     """Upsert each incident and its alert; returns how many were written.
 
     A stored incident of the same brand that overlaps this one, or ended less than the
-    cooldown before it started, is the same incident: its id, start and creation time are
+    cooldown before it started (or, for a small brand, after ``continues_from``: its silent
+    hours since did not close it), is the same incident: its id, start and creation time are
     kept, its numbers replaced, ``updates`` counts the times it grew. Alert status is kept.
     """
     now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -315,7 +320,8 @@ def save_incidents(con: duckdb.DuckDBPyConnection, mv: str, found: list[Incident
                           severity, updates, created_at FROM incidents
                    WHERE brand = ? AND model_version = ? AND last_hour >= ? AND started_at <= ?
                    ORDER BY started_at LIMIT 1""",
-                [inc.brand, mv, inc.started_at - cool, inc.last_hour]).fetchone()
+                [inc.brand, mv, min(inc.started_at - cool, inc.continues_from or inc.started_at),
+                 inc.last_hour]).fetchone()
             updates, created = 0, now
             if prev:
                 pid, pstart, pconf, plast, phours, psev, updates, created = prev

@@ -227,6 +227,14 @@ def _dispersion(y: np.ndarray, yw: np.ndarray, e: np.ndarray, level_var: np.ndar
     return inv
 
 
+def _check(p: Params) -> None:
+    if (len(p.window_weights) != len(p.windows) or not np.isclose(sum(p.window_weights), 1)
+            or min(p.window_weights) <= 0):
+        raise ValueError("window_weights needs one positive weight per window, summing to 1")
+    if p.now_prior <= 0:
+        raise ValueError("now_prior must be positive: it is today's level at midnight")
+
+
 def baseline(y: np.ndarray, avail: np.ndarray, p: Params = DEFAULT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(expected, hourly 1/size, evaluable) per series and hour, from hours before each hour.
 
@@ -234,6 +242,7 @@ def baseline(y: np.ndarray, avail: np.ndarray, p: Params = DEFAULT) -> tuple[np.
 
     ``avail`` is 1.0 where the series existed (the brand had data), 0.0 before.
     """
+    _check(p)
     y = np.asarray(y, dtype=float)
     avail = np.asarray(avail, dtype=float)
     e, level_var, yw, evaluable = _winsorised(y, avail, p)
@@ -284,6 +293,7 @@ def score(y: np.ndarray, avail: np.ndarray, p: Params = DEFAULT,
 
     ``share`` [series]: each series' part of the false-alarm budget (:func:`alpha_shares`);
     p-values are divided by it. ``None`` tests every series at the full alpha."""
+    _check(p)
     y = np.asarray(y, dtype=float)
     avail = np.asarray(avail, dtype=float)
     e, level_var, yw, evaluable = _winsorised(y, avail, p)
@@ -291,8 +301,6 @@ def score(y: np.ndarray, avail: np.ndarray, p: Params = DEFAULT,
     best_p, best_r, best_w = np.ones(shape), np.zeros(shape), np.zeros(shape, dtype=int)
     above_now = (y >= 1) & (y > e)
     split = np.ones(shape[0]) if share is None else np.asarray(share, dtype=float)
-    if len(p.window_weights) != len(p.windows) or not np.isclose(sum(p.window_weights), 1):
-        raise ValueError("window_weights needs one weight per window, summing to 1")
     inv: dict[int, np.ndarray] = {}
     for w, weight in zip(p.windows, p.window_weights):
         adjust = 1.0 / (weight * np.maximum(split, 1e-12))   # per series: window × share
@@ -379,6 +387,22 @@ def incidents(anomalous: np.ndarray, strong: np.ndarray, group: np.ndarray, *,
     for gi in np.flatnonzero(is_open):
         out.append(Burst(int(gi), int(first[gi]), int(confirmed[gi]), int(last[gi]), False))
     return sorted(out, key=lambda b: (b.start, b.group))
+
+
+def open_since(expected: np.ndarray, start: int, p: Params = DEFAULT) -> int:
+    """The earliest last-anomalous hour from which an incident would still be open at
+    ``start``, under the cooldown rule of :func:`incidents`.
+
+    ``expected``: the group's (brand's) expected mentions per hour, its busiest series. A
+    replay that begins after an incident's last hour cannot see that the incident is still
+    open; this tells the warehouse which stored incident a new burst continues."""
+    quiet, last = 0.0, start - 1
+    while last >= 0:
+        if start - 1 - last >= p.cooldown and quiet >= p.cooldown_expected:
+            break                                    # ending at `last`, it closed by now
+        quiet += float(expected[last])
+        last -= 1
+    return last + 1
 
 
 # ---------------------------------------------------------------- warehouse entry points

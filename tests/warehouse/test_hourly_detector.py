@@ -35,6 +35,9 @@ def test_baseline_is_causal():
     full, _, _ = baseline(y, np.ones_like(y))
     cut, _, _ = baseline(y[:, :t + 1], np.ones((1, t + 1)))
     assert full[0, t] == pytest.approx(cut[0, t])      # the future never changes the past
+    whole, part = score(y, np.ones_like(y)), score(y[:, :t + 1], np.ones((1, t + 1)))
+    for f in ("inv_size", "p_value", "anomalous"):     # nor the test's width and verdict
+        assert np.array_equal(getattr(whole, f)[:, :t + 1], getattr(part, f)), f
     changed = y.copy()
     changed[0, t] += 100
     assert baseline(changed, np.ones_like(y))[0][0, t] == pytest.approx(full[0, t])
@@ -246,6 +249,10 @@ def test_window_weights_split_the_alpha_and_must_add_up():
         score(y, np.ones_like(y), Params(window_weights=(0.5, 0.5)))
     with pytest.raises(ValueError, match="window_weights"):
         score(y, np.ones_like(y), Params(window_weights=(0.6, 0.2, 0.2, 0.2)))
+    with pytest.raises(ValueError, match="window_weights"):
+        score(y, np.ones_like(y), Params(window_weights=(1.0, 0.0, 0.0, 0.0)))
+    with pytest.raises(ValueError, match="now_prior"):
+        score(y, np.ones_like(y), Params(now_prior=0.0))
     first = score(y, np.ones_like(y), Params(window_weights=(0.97, 0.01, 0.01, 0.01)))
     even = score(y, np.ones_like(y), Params(window_weights=(0.25, 0.25, 0.25, 0.25)))
     one_hour = (first.window == 1) & (even.window == 1)

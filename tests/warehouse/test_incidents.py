@@ -2,6 +2,7 @@
 from datetime import date, datetime, timedelta
 
 import duckdb
+import numpy as np
 
 from tests.warehouse.batches import review, write_batch
 from tests.warehouse.test_digest import FakeLabel
@@ -121,3 +122,47 @@ def test_coordinated_rule():
     assert is_coordinated(10, 0.5, 0.0)
     assert is_coordinated(10, 0.25, 0.8) and not is_coordinated(10, 0.25, 0.3)
     assert not is_coordinated(10, 0.0, 1.0)             # new authors alone are not a wave
+
+
+def _two_bursts_three_days_apart(w, p):
+    start = SPIKE - timedelta(days=42)
+    for d in range(0, 42, 2):
+        w.add(start + timedelta(days=d), 1)              # a small brand: a complaint every 2 days
+    tuesday = SPIKE - timedelta(days=3)
+    w.add(tuesday, 12)
+    w.process()                                          # load, label, aggregate
+    spikes.save(w.con, "mv1", spikes.detect(w.con, "mv1", DAY - timedelta(days=3), params=p), params=p)
+    w.add(SPIKE, 12)
+    load_staging(w.con, w.tmp / "staging", w.tmp / "runs")
+    todo = labels.pending(w.con, "mv1")
+    labels.write(w.con, "mv1", [(r[0], r[1]) for r in todo],
+                 [FakeLabel("negative", 0.9, True, w.causes[r[0]]) for r in todo])
+    trends.refresh(w.con, "mv1")
+    spikes.save(w.con, "mv1", spikes.detect(w.con, "mv1", DAY, params=p), params=p)
+    return w.con.execute("SELECT started_at, last_hour FROM incidents ORDER BY 1").fetchall()
+
+
+def test_a_small_brands_wave_longer_than_the_replay_stays_one_incident(tmp_path):
+    # Tuesday's burst and Friday's are 72 hours apart, more than the 48 hours each day's
+    # detection replays; the brand expected ~1.5 mentions in between, under the 3 that
+    # close an incident, so a full replay sees one incident, and the warehouse must too
+    rows = _two_bursts_three_days_apart(Warehouse(tmp_path / "a"), spikes.DEFAULT)
+    assert rows == [(SPIKE - timedelta(days=3), SPIKE)]
+    # closing on hours alone (the old rule), the two bursts are two incidents
+    hours_only = spikes.Params(cooldown_expected=0.0)
+    assert len(_two_bursts_three_days_apart(Warehouse(tmp_path / "b"), hours_only)) == 2
+
+
+def test_open_since_matches_the_cooldown_of_incidents():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        expected = rng.gamma(0.5, 0.4, 120)
+        s = int(rng.integers(30, 120))
+        since = spikes.open_since(expected, s)
+        for last, joined in ((since, True), (since - 1, False)):
+            if last < 0:
+                continue
+            a = np.zeros((1, 120), dtype=bool)
+            a[0, [last, s]] = True
+            found = spikes.incidents(a, a.copy(), np.array([0]), expected=expected[None, :])
+            assert (len(found) == 1) == joined, (s, last, since)
