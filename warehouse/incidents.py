@@ -320,7 +320,7 @@ def save_incidents(con: duckdb.DuckDBPyConnection, mv: str, found: list[Incident
                           severity, updates, created_at FROM incidents
                    WHERE brand = ? AND model_version = ? AND last_hour >= ? AND started_at <= ?
                    ORDER BY started_at LIMIT 1""",
-                [inc.brand, mv, min(inc.started_at - cool, inc.continues_from or inc.started_at),
+                [inc.brand, mv, inc.continues_from or inc.started_at - cool,
                  inc.last_hour]).fetchone()
             updates, created = 0, now
             if prev:

@@ -327,6 +327,12 @@ def score(y: np.ndarray, avail: np.ndarray, p: Params = DEFAULT,
 
 # ---------------------------------------------------------------- incidents
 
+def _cooled(hours: np.ndarray | int, quiet: np.ndarray | float, p: Params):
+    """The cooldown rule: ``hours`` since an incident's last anomalous hour, holding
+    ``quiet`` expected mentions, close it."""
+    return (hours >= p.cooldown) & (quiet >= p.cooldown_expected)
+
+
 def incidents(anomalous: np.ndarray, strong: np.ndarray, group: np.ndarray, *,
               start: int = 0, p: Params = DEFAULT, window: np.ndarray | None = None,
               expected: np.ndarray | None = None) -> list[Burst]:
@@ -373,8 +379,7 @@ def incidents(anomalous: np.ndarray, strong: np.ndarray, group: np.ndarray, *,
         fresh = a & (g_from[active, t] > ended[active])
         run[active] = np.where(fresh, run[active] + 1, 0)
         quiet[active] = np.where(a, 0.0, quiet[active] + g_expected[active, t])
-        for gi in active[is_open[active] & ~a & (t - last[active] >= p.cooldown)
-                         & (quiet[active] >= p.cooldown_expected)]:
+        for gi in active[is_open[active] & ~a & _cooled(t - last[active], quiet[active], p)]:
             out.append(Burst(int(gi), int(first[gi]), int(confirmed[gi]), int(last[gi]), True))
             is_open[gi] = False
             ended[gi] = last[gi]
@@ -395,10 +400,11 @@ def open_since(expected: np.ndarray, start: int, p: Params = DEFAULT) -> int:
 
     ``expected``: the group's (brand's) expected mentions per hour, its busiest series. A
     replay that begins after an incident's last hour cannot see that the incident is still
-    open; this tells the warehouse which stored incident a new burst continues."""
+    open; this tells the warehouse which stored incident a new burst continues. The
+    result is never later than ``max(0, start - cooldown)``."""
     quiet, last = 0.0, start - 1
     while last >= 0:
-        if start - 1 - last >= p.cooldown and quiet >= p.cooldown_expected:
+        if _cooled(start - 1 - last, quiet, p):
             break                                    # ending at `last`, it closed by now
         quiet += float(expected[last])
         last -= 1
